@@ -1,0 +1,543 @@
+//! The compiler: a resolved plan in, one Step Functions state machine out, with the IAM
+//! statements it needs and the step map the UI uses.
+
+mod cleanup;
+pub(crate) mod ctx;
+mod steps;
+mod unit;
+
+pub use ctx::errors;
+pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE};
+
+use crate::asl::{
+    Branch, CheckError, ChoiceRule, Condition, Parallel, ResultPath, State, StateMachine, States,
+    Succeed, Task, Transition, check,
+};
+use crate::flow::{self, Flow, WaveFlow};
+use crate::iam::{self, Policy};
+use crate::model::DrillCleanup;
+use crate::stepmap::{StepEntry, StepMap};
+use crate::validate::Resolved;
+use ctx::{Ctx, Record, choice, fail, intrinsic_literal, pass, task_base, wait_seconds, wrap};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Step Functions' limit on a definition's size.
+pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
+
+/// Where the machine will run: the names and ARNs it calls. Defaults fit local mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Deployment {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    /// The DynamoDB table for progress records and approvals.
+    pub table: String,
+    /// The SNS topic for approvals and notifications (name, in this account and region).
+    pub topic: String,
+    /// The health-check probe Lambda (name).
+    pub probe_function: String,
+    /// Where approvers sign in; approval links are `<consoleUrl>/approvals/<id>`.
+    pub console_url: String,
+    /// State machines are named `<prefix>-<plan id>`.
+    pub machine_prefix: String,
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Self {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            table: "drs-orchestrator".into(),
+            topic: "drs-orchestrator-notifications".into(),
+            probe_function: "drs-orchestrator-health-probe".into(),
+            console_url: "http://127.0.0.1:8080".into(),
+            machine_prefix: "drs-plan".into(),
+        }
+    }
+}
+
+impl Deployment {
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition, self.region, self.account
+        )
+    }
+    pub fn topic_arn(&self) -> String {
+        self.arn("sns", &self.topic)
+    }
+    pub fn probe_function_arn(&self) -> String {
+        self.arn("lambda", &format!("function:{}", self.probe_function))
+    }
+    pub fn table_arn(&self) -> String {
+        self.arn("dynamodb", &format!("table/{}", self.table))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error(
+        "the compiled definition is {bytes} bytes; Step Functions accepts at most {MAX_DEFINITION_BYTES} (split the plan)"
+    )]
+    TooLarge { bytes: usize },
+    #[error("the compiler built an invalid machine (a bug): {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invariant(Vec<CheckError>),
+}
+
+/// Orderings a wave's machine adds beyond its dependencies, reported with the output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveReport {
+    pub wave: String,
+    #[serde(flatten)]
+    pub serialization: flow::Serialization,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    pub name: String,
+    pub machine: StateMachine,
+    pub step_map: StepMap,
+    pub policy: Policy,
+    pub waves: Vec<WaveReport>,
+}
+
+impl Compiled {
+    /// Pretty, deterministic ASL (what `statemachines/` holds).
+    pub fn definition(&self) -> String {
+        serde_json::to_string_pretty(&self.machine).unwrap_or_default() + "\n"
+    }
+
+    /// Minified ASL (what is uploaded).
+    pub fn definition_minified(&self) -> String {
+        serde_json::to_string(&self.machine).unwrap_or_default()
+    }
+
+    /// Sentences about orderings added beyond the plan's dependencies.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for report in &self.waves {
+            let s = &report.serialization;
+            if !s.added_orderings.is_empty() {
+                let pairs: Vec<String> = s
+                    .added_orderings
+                    .iter()
+                    .map(|(a, b)| format!("`{a}` before `{b}`"))
+                    .collect();
+                notes.push(format!(
+                    "wave `{}`: its dependencies are not series-parallel, so {} ordering{} were added: {}",
+                    report.wave,
+                    pairs.len(),
+                    if pairs.len() == 1 { "" } else { "s" },
+                    pairs.join(", ")
+                ));
+            }
+            if s.quota_rounds > 1 {
+                notes.push(format!(
+                    "wave `{}`: launches run in {} rounds to stay within DRS quotas ({} jobs, {} servers in flight)",
+                    report.wave,
+                    s.quota_rounds,
+                    flow::MAX_JOBS_IN_FLIGHT,
+                    flow::MAX_SERVERS_IN_FLIGHT
+                ));
+            }
+        }
+        notes
+    }
+}
+
+pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled, CompileError> {
+    let mut ctx = Ctx::new(resolved, deployment);
+    let mut states = States::new();
+    let plan_key = "plan";
+    ctx.register_step(plan_key, StepEntry::new("plan", resolved.plan_name.clone()));
+
+    // Names first, in reading order, so the main path keeps the plain names.
+    let read_input = ctx.claim("Read input", plan_key);
+    let check_input = ctx.claim("Check input", plan_key);
+    let drill_mode = ctx.claim("Drill mode", plan_key);
+    let recovery_mode = ctx.claim("Recovery mode", plan_key);
+    let invalid = ctx.claim("Invalid input", plan_key);
+    let record_start = ctx.claim("Record start", plan_key);
+    let run_plan = ctx.claim("Run plan", plan_key);
+    let completed = ctx.claim("Plan completed", plan_key);
+    let mark_failed = ctx.claim("Mark plan failed", plan_key);
+    let record_failure = ctx.claim("Record plan failure", plan_key);
+    let drill_check = ctx.claim("Drill?", plan_key);
+    let cleanup_box = ctx.claim("Clean up drill", "cleanup");
+    let cleanup_failed = ctx.claim("Cleanup failed", "cleanup");
+    let record_outcome = ctx.claim("Record outcome", plan_key);
+    let notify = ctx.claim("Notify outcome", plan_key);
+    let succeeded_check = ctx.claim("Succeeded?", plan_key);
+    let succeeded = ctx.claim("Plan succeeded", plan_key);
+    let failed = ctx.claim("Plan failed", plan_key);
+
+    let defaults = r#"{"mode":"DRILL","pollSeconds":30}"#;
+    states.insert(
+        read_input.clone(),
+        pass(
+            Some(json!({
+                "input.$": format!("States.JsonMerge(States.StringToJson('{defaults}'), $$.Execution.Input, false)")
+            })),
+            None,
+            None,
+            Transition::next(&check_input),
+        ),
+    );
+    let valid_poll = || {
+        vec![
+            Condition::IsNumeric("$.input.pollSeconds".into(), true),
+            Condition::NumericGreaterThanEquals("$.input.pollSeconds".into(), 0),
+            Condition::NumericLessThan(
+                "$.input.pollSeconds".into(),
+                i64::from(crate::model::ExecutionInput::MAX_POLL_SECONDS) + 1,
+            ),
+        ]
+    };
+    let mode_rule = |mode: &str, next: &str| {
+        let mut all = vec![Condition::StringEquals("$.input.mode".into(), mode.into())];
+        all.extend(valid_poll());
+        ChoiceRule::new(Condition::And(all), next)
+    };
+    states.insert(
+        check_input.clone(),
+        choice(
+            vec![
+                mode_rule("DRILL", &drill_mode),
+                mode_rule("RECOVERY", &recovery_mode),
+            ],
+            Some(invalid.clone()),
+        ),
+    );
+    states.insert(
+        invalid,
+        fail(
+            errors::INVALID_INPUT,
+            "mode must be DRILL or RECOVERY and pollSeconds a whole number from 0 to 3600",
+        ),
+    );
+    for (name, is_drill) in [(&drill_mode, true), (&recovery_mode, false)] {
+        states.insert(
+            name.clone(),
+            pass(
+                Some(json!({
+                    "input.$": "$.input",
+                    "isDrill": is_drill,
+                    "tick.$": "States.MathAdd($.input.pollSeconds, 1)",
+                    "started.$": "$$.Execution.StartTime"
+                })),
+                None,
+                None,
+                Transition::next(&record_start),
+            ),
+        );
+    }
+    let mut start = ctx.record_execution(
+        Record::status("RUNNING")
+            .started()
+            .with("planId", json!({"S": resolved.plan_id}))
+            .with("planName", json!({"S": resolved.plan_name}))
+            .with("mode", json!({"S.$": "$.input.mode"}))
+            .with("stateMachineArn", json!({"S.$": "$$.StateMachine.Id"})),
+    );
+    start.transition = Transition::next(&run_plan);
+    states.insert(record_start, State::Task(start));
+
+    // The plan body: waves in order, each a box of its groups.
+    let mut body = States::new();
+    let mut reports = Vec::new();
+    let mut after = Transition::End;
+    let wave_flows: Vec<WaveFlow> = resolved
+        .waves
+        .iter()
+        .map(|w| flow::plan_wave(resolved, w))
+        .collect();
+    for (wave, wave_flow) in resolved.waves.iter().zip(&wave_flows).rev() {
+        reports.push(WaveReport {
+            wave: wave.name.clone(),
+            serialization: wave_flow.serialization.clone(),
+        });
+        after =
+            steps::emit_wave_steps(&mut ctx, wave.index, "after", &wave.after, &mut body, after);
+        let key = format!("w{}", wave.index + 1);
+        let mut entry = StepEntry::new("wave", wave.name.clone());
+        entry.wave = Some(wave.index + 1);
+        entry.path = Some(format!("plan.waves[{}]", wave.index));
+        ctx.register_step(&key, entry);
+        let name = ctx.claim(&format!("Wave {} · {}", wave.index + 1, wave.name), &key);
+        let items: Vec<&Flow> = match &wave_flow.flow {
+            Flow::Par(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let branches = items
+            .into_iter()
+            .map(|item| branch(&mut ctx, wave_flow, item))
+            .collect();
+        body.insert(
+            name.clone(),
+            State::Parallel(Parallel {
+                comment: None,
+                branches,
+                result_path: Some(ResultPath::Discard),
+                retry: Vec::new(),
+                catch: Vec::new(),
+                transition: after,
+            }),
+        );
+        after = steps::emit_wave_steps(
+            &mut ctx,
+            wave.index,
+            "before",
+            &wave.before,
+            &mut body,
+            Transition::next(name),
+        );
+    }
+    reports.reverse();
+    let body_start = after.target().map(str::to_owned).unwrap_or_default();
+    states.insert(
+        run_plan.clone(),
+        wrap(
+            body_start,
+            body,
+            vec![ctx::catch_all(&mark_failed)],
+            Transition::next(&completed),
+        ),
+    );
+
+    // Outcome, drill cleanup, record, notify, end.
+    states.insert(
+        completed,
+        pass(
+            None,
+            Some(json!({"status": "SUCCEEDED"})),
+            Some(ResultPath::at("$.outcome")),
+            Transition::next(&drill_check),
+        ),
+    );
+    states.insert(
+        mark_failed,
+        pass(
+            None,
+            Some(json!({"status": "FAILED"})),
+            Some(ResultPath::at("$.outcome")),
+            Transition::next(&record_failure),
+        ),
+    );
+    let mut failure = ctx.record_execution(Record::default().with_failure());
+    failure.transition = Transition::next(&drill_check);
+    states.insert(record_failure, State::Task(failure));
+
+    let mut cleanup_states = States::new();
+    let cleanup_start =
+        cleanup::emit_cleanup(&mut ctx, "cleanup", &mut cleanup_states, Transition::End);
+    ctx.register_step("cleanup", StepEntry::new("cleanup", "Drill cleanup"));
+    states.insert(
+        cleanup_box.clone(),
+        wrap(
+            cleanup_start,
+            cleanup_states,
+            vec![ctx::catch_all(&cleanup_failed)],
+            Transition::next(&record_outcome),
+        ),
+    );
+    states.insert(
+        cleanup_failed,
+        pass(
+            None,
+            Some(json!({"status": "CLEANUP_FAILED"})),
+            Some(ResultPath::at("$.outcome")),
+            Transition::next(&record_outcome),
+        ),
+    );
+    let on_success = match &resolved.drill_cleanup {
+        DrillCleanup::Immediate => cleanup_box.clone(),
+        DrillCleanup::Keep => record_outcome.clone(),
+        DrillCleanup::After(delay) => {
+            let keep = ctx.claim(&format!("Keep drill instances for {delay}"), "cleanup");
+            states.insert(
+                keep.clone(),
+                wait_seconds(delay.as_secs(), Transition::next(&cleanup_box)),
+            );
+            keep
+        }
+        DrillCleanup::OnApproval(approval) => {
+            let key = "drill-end";
+            ctx.register_step(key, StepEntry::new("approval", "End of drill"));
+            steps::emit_approval(
+                &mut ctx,
+                key,
+                "End of drill",
+                approval,
+                &mut states,
+                Transition::next(&cleanup_box),
+                Some(steps::ApprovalExits {
+                    rejected: cleanup_box.clone(),
+                    timed_out: cleanup_box.clone(),
+                }),
+            )
+        }
+    };
+    states.insert(
+        drill_check,
+        choice(
+            vec![
+                ChoiceRule::new(
+                    Condition::And(vec![
+                        Condition::BooleanEquals("$.isDrill".into(), true),
+                        Condition::StringEquals("$.outcome.status".into(), "SUCCEEDED".into()),
+                    ]),
+                    on_success,
+                ),
+                ChoiceRule::new(
+                    Condition::BooleanEquals("$.isDrill".into(), true),
+                    &cleanup_box,
+                ),
+            ],
+            Some(record_outcome.clone()),
+        ),
+    );
+    let mut outcome = ctx.record_execution(
+        Record::default()
+            .ended()
+            .with("status", json!({"S.$": "$.outcome.status"})),
+    );
+    outcome.transition = Transition::next(&notify);
+    states.insert(record_outcome, State::Task(outcome));
+    let plan_name = intrinsic_literal(&resolved.plan_name);
+    let url = intrinsic_literal(deployment.console_url.trim_end_matches('/'));
+    states.insert(
+        notify,
+        State::Task(Task {
+            resource: crate::asl::Resource::optimized("sns", "publish"),
+            parameters: Some(json!({
+                "TopicArn": ctx.topic_arn(),
+                "Subject.$": format!("States.Format('DRS plan {}: {{}}', $.outcome.status)", intrinsic_literal(&steps::subject(&resolved.plan_name).chars().take(60).collect::<String>())),
+                "Message.$": format!("States.Format('Recovery plan {plan_name} ({{}}) ended: {{}}. Execution {{}}. Details: {url}/executions/{{}}', $.input.mode, $.outcome.status, $$.Execution.Name, $$.Execution.Name)"),
+            })),
+            result_path: Some(ResultPath::Discard),
+            retry: vec![crate::asl::Retry::backoff(vec![crate::asl::ErrorName::TaskFailed], 4)],
+            transition: Transition::next(&succeeded_check),
+            ..task_base()
+        }),
+    );
+    states.insert(
+        succeeded_check,
+        choice(
+            vec![ChoiceRule::new(
+                Condition::StringEquals("$.outcome.status".into(), "SUCCEEDED".into()),
+                &succeeded,
+            )],
+            Some(failed.clone()),
+        ),
+    );
+    states.insert(succeeded, State::Succeed(Succeed { comment: None }));
+    states.insert(
+        failed,
+        fail(
+            errors::PLAN_FAILED,
+            "the plan did not succeed; see the execution's record and history",
+        ),
+    );
+
+    let machine = StateMachine {
+        comment: format!(
+            "DRS recovery plan `{}` ({}): {} waves, {} servers. Generated by aslgen; do not edit.",
+            resolved.plan_name,
+            resolved.plan_id,
+            resolved.waves.len(),
+            resolved.server_count()
+        ),
+        start_at: read_input.clone(),
+        states: ctx::order(&read_input, states),
+        timeout_seconds: None,
+    };
+    let problems = check(&machine);
+    if !problems.is_empty() {
+        return Err(CompileError::Invariant(problems));
+    }
+    let compiled = Compiled {
+        name: format!("{}-{}", deployment.machine_prefix, resolved.plan_id),
+        policy: iam::policy_for(&machine, deployment),
+        machine,
+        step_map: ctx.step_map,
+        waves: reports,
+    };
+    let bytes = compiled.definition_minified().len();
+    if bytes > MAX_DEFINITION_BYTES {
+        return Err(CompileError::TooLarge { bytes });
+    }
+    Ok(compiled)
+}
+
+fn branch(ctx: &mut Ctx, wave_flow: &WaveFlow, item: &Flow) -> Branch {
+    let mut states = States::new();
+    let start = emit_flow(ctx, wave_flow, item, &mut states, Transition::End);
+    Branch {
+        start_at: start.clone(),
+        states: ctx::order(&start, states),
+    }
+}
+
+fn emit_flow(
+    ctx: &mut Ctx,
+    wave_flow: &WaveFlow,
+    flow: &Flow,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    match flow {
+        Flow::Segment(index) => unit::emit_segment(ctx, &wave_flow.segments[*index], states, next),
+        Flow::Seq(items) => {
+            let mut after = next;
+            for item in items.iter().rev() {
+                after = Transition::next(emit_flow(ctx, wave_flow, item, states, after));
+            }
+            after.target().map(str::to_owned).unwrap_or_default()
+        }
+        Flow::Par(items) => {
+            let labels: Vec<String> = items
+                .iter()
+                .map(|i| first_label(ctx, wave_flow, i))
+                .collect();
+            let key = first_unit_key(ctx, wave_flow, flow);
+            let name = ctx.claim(&format!("Together · {}", labels.join(" + ")), &key);
+            let branches = items
+                .iter()
+                .map(|item| branch(ctx, wave_flow, item))
+                .collect();
+            states.insert(
+                name.clone(),
+                State::Parallel(Parallel {
+                    comment: None,
+                    branches,
+                    result_path: Some(ResultPath::Discard),
+                    retry: Vec::new(),
+                    catch: Vec::new(),
+                    transition: next,
+                }),
+            );
+            name
+        }
+    }
+}
+
+fn first_segment(flow: &Flow) -> usize {
+    match flow {
+        Flow::Segment(i) => *i,
+        Flow::Seq(items) | Flow::Par(items) => items.first().map(first_segment).unwrap_or(0),
+    }
+}
+
+fn first_label(ctx: &Ctx, wave_flow: &WaveFlow, flow: &Flow) -> String {
+    let unit = wave_flow.segments[first_segment(flow)].unit;
+    ctx.resolved.units[unit].label.clone()
+}
+
+fn first_unit_key(ctx: &Ctx, wave_flow: &WaveFlow, flow: &Flow) -> String {
+    let unit = wave_flow.segments[first_segment(flow)].unit;
+    format!("w{}", ctx.resolved.units[unit].wave + 1)
+}

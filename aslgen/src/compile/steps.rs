@@ -1,0 +1,809 @@
+//! Plan steps: approvals (callback token kept inside AWS), waits, SSM documents and
+//! health checks on recovered instances.
+
+use super::ctx::{
+    Ctx, Poll, Record, catch_all, errors, fail, intrinsic_literal, pass, task_base,
+    transient_retry, wait_seconds, wrap,
+};
+use super::unit::{Batch, batches, find_instances};
+use crate::asl::{
+    Branch, Catch, ChoiceRule, Condition, ErrorName, Integration, ItemProcessor, MapState,
+    Parallel, Resource, ResultPath, Retry, State, States, Task, Transition,
+};
+use crate::model::{ApprovalStep, HealthProbe, OnFailure, OnTimeout, SsmKind, Step, WaitStep};
+use crate::stepmap::StepEntry;
+use crate::validate::Unit;
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+/// Where an approval goes when it is rejected or times out, outside the plan body.
+pub struct ApprovalExits {
+    pub rejected: String,
+    pub timed_out: String,
+}
+
+fn step_title(step: &Step, index: usize) -> String {
+    step.name()
+        .map(str::to_owned)
+        .unwrap_or_else(|| match step {
+            Step::Approval(_) => format!("Approval {index}"),
+            Step::Wait(w) => format!("Wait {}", w.duration),
+            Step::Ssm(s) => s.document.clone(),
+            Step::HealthCheck(h) => match &h.check {
+                HealthProbe::Ec2Status => "EC2 status checks".into(),
+                HealthProbe::Tcp { port } => format!("TCP {port}"),
+                HealthProbe::Http(http) => format!("HTTP {}{}", http.port, http.path),
+                HealthProbe::Ssm { document, .. } => document.clone(),
+            },
+        })
+}
+
+/// Steps of a wave's `before` or `after` (approvals and waits), in order. Returns the entry.
+pub fn emit_wave_steps(
+    ctx: &mut Ctx,
+    wave: usize,
+    which: &str,
+    steps: &[Step],
+    states: &mut States,
+    mut next: Transition,
+) -> Transition {
+    for (i, step) in steps.iter().enumerate().rev() {
+        let key = format!("w{}.{which}{}", wave + 1, i + 1);
+        let title = step_title(step, i + 1);
+        let mut entry = StepEntry::new(step.kind(), title.clone());
+        entry.wave = Some(wave + 1);
+        entry.path = Some(format!("plan.waves[{wave}].{which}[{i}]"));
+        ctx.register_step(&key, entry);
+        let start = match step {
+            Step::Approval(a) => emit_approval(ctx, &key, &title, a, states, next, None),
+            Step::Wait(w) => emit_wait(ctx, &key, &title, w, states, next),
+            // Validation keeps instance steps out of waves.
+            Step::Ssm(_) | Step::HealthCheck(_) => continue,
+        };
+        next = Transition::next(start);
+    }
+    next
+}
+
+/// A unit's post-launch steps, in order. Returns the entry.
+pub fn emit_unit_steps(
+    ctx: &mut Ctx,
+    unit: &Unit,
+    states: &mut States,
+    mut next: Transition,
+) -> Transition {
+    for (i, step) in unit.steps.iter().enumerate().rev() {
+        let key = format!("{}.step{}", unit.key, i + 1);
+        let title = step_title(step, i + 1);
+        let mut entry = StepEntry::new(step.kind(), title.clone());
+        entry.wave = Some(unit.wave + 1);
+        entry.group = Some(unit.group.clone());
+        entry.path = Some(format!("{}.steps[{i}]", unit.path));
+        ctx.register_step(&key, entry);
+        let label = format!("{title} · {}", unit.label);
+        let start = match step {
+            Step::Approval(a) => emit_approval(ctx, &key, &label, a, states, next, None),
+            Step::Wait(w) => emit_wait(ctx, &key, &label, w, states, next),
+            Step::Ssm(s) => {
+                let on_failure = s.on_failure;
+                emit_instance_step(ctx, unit, &key, &label, step, on_failure, states, next)
+            }
+            Step::HealthCheck(_) => {
+                emit_instance_step(ctx, unit, &key, &label, step, OnFailure::Fail, states, next)
+            }
+        };
+        next = Transition::next(start);
+    }
+    next
+}
+
+fn emit_wait(
+    ctx: &mut Ctx,
+    key: &str,
+    title: &str,
+    step: &WaitStep,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let start = ctx.claim(&format!("Start wait · {title}"), key);
+    let wait = ctx.claim(&format!("Wait {} · {title}", step.duration), key);
+    let done = ctx.claim(&format!("Waited · {title}"), key);
+    let mut record = ctx.record(
+        key,
+        Record::status("RUNNING")
+            .started()
+            .with("kind", json!({"S": "wait"})),
+    );
+    record.transition = Transition::next(&wait);
+    states.insert(start.clone(), State::Task(record));
+    states.insert(
+        wait,
+        wait_seconds(step.duration.as_secs(), Transition::next(&done)),
+    );
+    let mut record = ctx.record(key, Record::status("SUCCEEDED").ended());
+    record.transition = next;
+    states.insert(done, State::Task(record));
+    start
+}
+
+/// Callback approval: a random id, an email with `/approvals/<id>` links, and the task
+/// token stored in DynamoDB by the waiting task itself, so the token never leaves AWS.
+pub fn emit_approval(
+    ctx: &mut Ctx,
+    key: &str,
+    title: &str,
+    step: &ApprovalStep,
+    states: &mut States,
+    next: Transition,
+    exits: Option<ApprovalExits>,
+) -> String {
+    let prepare = ctx.claim(&format!("Prepare approval · {title}"), key);
+    let requested = ctx.claim(&format!("Record approval request · {title}"), key);
+    let notify = ctx.claim(&format!("Request approval · {title}"), key);
+    let wait = ctx.claim(&format!("Await approval · {title}"), key);
+    let approved = ctx.claim(&format!("Approved · {title}"), key);
+    let rejected = ctx.claim(&format!("Record rejection · {title}"), key);
+    let timed_out = ctx.claim(&format!("Record approval timeout · {title}"), key);
+
+    let (on_rejected, on_timeout) = match exits {
+        Some(exits) => (exits.rejected, exits.timed_out),
+        None => {
+            let stop = ctx.claim(&format!("Rejected · {title}"), key);
+            states.insert(
+                stop.clone(),
+                fail(
+                    errors::APPROVAL_REJECTED,
+                    format!("approval `{title}` was rejected"),
+                ),
+            );
+            let timeout = match step.on_timeout {
+                OnTimeout::Continue => next.target().map(str::to_owned).unwrap_or_else(|| {
+                    let done = ctx.claim(&format!("Continue after timeout · {title}"), key);
+                    states.insert(done.clone(), pass(None, None, None, Transition::End));
+                    done
+                }),
+                OnTimeout::Fail => {
+                    let stop = ctx.claim(&format!("Approval timed out · {title}"), key);
+                    states.insert(
+                        stop.clone(),
+                        fail(
+                            errors::APPROVAL_TIMED_OUT,
+                            format!("approval `{title}` was not decided within {}", step.timeout),
+                        ),
+                    );
+                    stop
+                }
+            };
+            (stop, timeout)
+        }
+    };
+
+    states.insert(
+        prepare.clone(),
+        pass(
+            Some(json!({"id.$": "States.UUID()"})),
+            None,
+            Some(ResultPath::at("$.approval")),
+            Transition::next(&requested),
+        ),
+    );
+    let mut record = ctx.record(
+        key,
+        Record::status("AWAITING_APPROVAL")
+            .started()
+            .with("kind", json!({"S": "approval"}))
+            .with("approvalId", json!({"S.$": "$.approval.id"})),
+    );
+    record.transition = Transition::next(&notify);
+    states.insert(requested, State::Task(record));
+
+    let plan_name = intrinsic_literal(&ctx.resolved.plan_name);
+    let url = intrinsic_literal(ctx.deployment.console_url.trim_end_matches('/'));
+    let body = step
+        .message
+        .as_deref()
+        .map(|m| format!("{} ", intrinsic_literal(m)))
+        .unwrap_or_default();
+    let message = format!(
+        "States.Format('Recovery plan {plan_name} ({{}}) is waiting for approval: {}. {body}Execution {{}}. Approve or reject at {url}/approvals/{{}} (sign-in required; the link alone decides nothing).', $.input.mode, $$.Execution.Name, $.approval.id)",
+        intrinsic_literal(title)
+    );
+    states.insert(
+        notify.clone(),
+        State::Task(Task {
+            resource: Resource::optimized("sns", "publish"),
+            parameters: Some(json!({
+                "TopicArn": ctx.topic_arn(),
+                "Subject": subject(&format!("Approval needed: {}", ctx.resolved.plan_name)),
+                "Message.$": message,
+            })),
+            result_path: Some(ResultPath::Discard),
+            retry: vec![Retry::backoff(vec![ErrorName::TaskFailed], 4)],
+            transition: Transition::next(&wait),
+            ..task_base()
+        }),
+    );
+
+    let approvers: Vec<Value> = step.approvers.iter().map(|a| json!({"S": a})).collect();
+    let mut item = json!({
+        "pk": {"S.$": "States.Format('APPROVAL#{}', $.approval.id)"},
+        "sk": {"S": "APPROVAL"},
+        "approvalId": {"S.$": "$.approval.id"},
+        "taskToken": {"S.$": "$$.Task.Token"},
+        "executionArn": {"S.$": "$$.Execution.Id"},
+        "executionName": {"S.$": "$$.Execution.Name"},
+        "planId": {"S": ctx.resolved.plan_id},
+        "stepKey": {"S": key},
+        "title": {"S": title},
+        "approvers": {"L": approvers},
+        "recoveryQuorum": {"N": step.recovery_quorum.to_string()},
+        "mode": {"S.$": "$.input.mode"},
+        "status": {"S": "PENDING"},
+        "requestedAt": {"S.$": "$$.State.EnteredTime"},
+        "timeoutSeconds": {"N": step.timeout.as_secs().to_string()},
+    });
+    if let Some(message) = &step.message {
+        item["message"] = json!({"S": message});
+    }
+    states.insert(
+        wait.clone(),
+        State::Task(Task {
+            comment: Some("Stores the task token with the approval; the API decides with SendTaskSuccess/SendTaskFailure".into()),
+            resource: Resource::AwsSdk {
+                service: "dynamodb",
+                action: "putItem",
+                integration: Integration::WaitForTaskToken,
+            },
+            parameters: Some(json!({
+                "TableName": ctx.deployment.table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            })),
+            result_path: Some(ResultPath::Discard),
+            timeout_seconds: Some(step.timeout.as_secs()),
+            catch: vec![
+                Catch {
+                    error_equals: vec![ErrorName::custom(errors::APPROVAL_REJECTED)],
+                    result_path: Some(ResultPath::at("$.failure")),
+                    next: rejected.clone(),
+                },
+                Catch {
+                    error_equals: vec![ErrorName::Timeout],
+                    result_path: Some(ResultPath::at("$.failure")),
+                    next: timed_out.clone(),
+                },
+            ],
+            transition: Transition::next(&approved),
+            ..task_base()
+        }),
+    );
+    for (name, status, to) in [
+        (approved, "APPROVED", next),
+        (rejected, "REJECTED", Transition::next(on_rejected)),
+        (timed_out, "TIMED_OUT", Transition::next(on_timeout)),
+    ] {
+        let mut record = ctx.record(key, Record::status(status).ended());
+        record.transition = to;
+        states.insert(name, State::Task(record));
+    }
+    prepare
+}
+
+/// SNS subjects: ASCII, at most 100 characters.
+pub fn subject(text: &str) -> String {
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    ascii.chars().take(100).collect()
+}
+
+/// A step run on every recovered instance of the unit (per batch), boxed so that its
+/// failure is recorded on the step and `onFailure` decides what follows.
+#[allow(clippy::too_many_arguments)]
+fn emit_instance_step(
+    ctx: &mut Ctx,
+    unit: &Unit,
+    key: &str,
+    label: &str,
+    step: &Step,
+    on_failure: OnFailure,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let box_name = ctx.claim(label, key);
+    let record_failure = ctx.claim(&format!("Record step failure · {label}"), key);
+    let mut inner = States::new();
+    let done = ctx.claim(&format!("Step done · {label}"), key);
+    let mut record = ctx.record(key, Record::status("SUCCEEDED").ended());
+    record.transition = Transition::End;
+    inner.insert(done.clone(), State::Task(record));
+
+    let all = batches(unit);
+    let body = if all.len() == 1 {
+        emit_batch_step(ctx, &all[0], key, label, step, &mut inner, &done)
+    } else {
+        let name = ctx.claim(&format!("All batches · {label}"), key);
+        let branches = all
+            .iter()
+            .map(|batch| {
+                let mut branch = States::new();
+                let end = ctx.claim(&format!("Batch done · {label}{}", batch.suffix), key);
+                branch.insert(end.clone(), pass(None, None, None, Transition::End));
+                let start = emit_batch_step(ctx, batch, key, label, step, &mut branch, &end);
+                Branch {
+                    start_at: start.clone(),
+                    states: super::ctx::order(&start, branch),
+                }
+            })
+            .collect();
+        inner.insert(
+            name.clone(),
+            State::Parallel(Parallel {
+                comment: None,
+                branches,
+                result_path: Some(ResultPath::Discard),
+                retry: Vec::new(),
+                catch: Vec::new(),
+                transition: Transition::next(&done),
+            }),
+        );
+        name
+    };
+    let start = ctx.claim(&format!("Start · {label}"), key);
+    let mut record = ctx.record(
+        key,
+        Record::status("RUNNING")
+            .started()
+            .with("kind", json!({"S": step.kind()})),
+    );
+    record.transition = Transition::next(&body);
+    inner.insert(start.clone(), State::Task(record));
+
+    let after_failure = match on_failure {
+        OnFailure::Continue => next.clone(),
+        OnFailure::Fail => {
+            let stop = ctx.claim(&format!("Step failed · {label}"), key);
+            let error = match step {
+                Step::HealthCheck(_) => errors::HEALTH_FAILED,
+                _ => errors::SSM_FAILED,
+            };
+            states.insert(
+                stop.clone(),
+                fail(
+                    error,
+                    format!("step `{label}` failed; see its progress record"),
+                ),
+            );
+            Transition::next(stop)
+        }
+    };
+    let mut record = ctx.record(key, Record::status("FAILED").ended().with_failure());
+    record.transition = after_failure;
+    states.insert(record_failure.clone(), State::Task(record));
+    states.insert(
+        box_name.clone(),
+        wrap(start, inner, vec![catch_all(&record_failure)], next),
+    );
+    box_name
+}
+
+fn emit_batch_step(
+    ctx: &mut Ctx,
+    batch: &Batch,
+    key: &str,
+    label: &str,
+    step: &Step,
+    states: &mut States,
+    done: &str,
+) -> String {
+    let name = format!("{label}{}", batch.suffix);
+    let body = match step {
+        Step::Ssm(s) => match s.kind {
+            SsmKind::Command => emit_command(
+                ctx,
+                key,
+                &name,
+                &s.document,
+                &s.parameters,
+                s.timeout.as_secs(),
+                states,
+                done,
+            ),
+            SsmKind::Automation => emit_automation(
+                ctx,
+                key,
+                &name,
+                &s.document,
+                &s.parameters,
+                s.timeout.as_secs(),
+                states,
+                done,
+            ),
+        },
+        Step::HealthCheck(h) => match &h.check {
+            HealthProbe::Ec2Status => {
+                return emit_ec2_status(ctx, batch, key, &name, h.timeout.as_secs(), states, done);
+            }
+            HealthProbe::Ssm {
+                document,
+                parameters,
+            } => emit_command(
+                ctx,
+                key,
+                &name,
+                document,
+                parameters,
+                h.timeout.as_secs(),
+                states,
+                done,
+            ),
+            HealthProbe::Tcp { port } => {
+                let payload = json!({"check": "tcp", "port": port});
+                emit_probe(ctx, key, &name, payload, h.timeout.as_secs(), states, done)
+            }
+            HealthProbe::Http(http) => {
+                let payload = json!({
+                    "check": "http",
+                    "port": http.port,
+                    "path": http.path,
+                    "https": http.https,
+                    "expectStatus": http.expect_status,
+                });
+                emit_probe(ctx, key, &name, payload, h.timeout.as_secs(), states, done)
+            }
+        },
+        Step::Approval(_) | Step::Wait(_) => return done.to_owned(),
+    };
+    find_instances(ctx, batch, key, &name, states, &body)
+}
+
+/// EC2 status checks as a health check: the same poll as waiting for running.
+#[allow(clippy::too_many_arguments)]
+fn emit_ec2_status(
+    ctx: &mut Ctx,
+    batch: &Batch,
+    key: &str,
+    name: &str,
+    timeout: u64,
+    states: &mut States,
+    done: &str,
+) -> String {
+    let poll = Poll {
+        step: key,
+        wait: ctx.claim(&format!("Wait · {name}"), key),
+        count: ctx.claim(&format!("Count wait · {name}"), key),
+        check: ctx.claim(&format!("Check · {name}"), key),
+        decide: ctx.claim(&format!("Healthy? · {name}"), key),
+        timed_out: ctx.claim(&format!("Unhealthy · {name}"), key),
+        counter: "$.instances",
+        carry: &["ids", "count"],
+        check_task: Task {
+            resource: Resource::sdk("ec2", "describeInstanceStatus"),
+            parameters: Some(super::unit::ready_filter("$.instances.ids", false)),
+            result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
+            result_path: Some(ResultPath::at("$.status")),
+            retry: vec![transient_retry("Ec2")],
+            ..task_base()
+        },
+        rules: vec![ChoiceRule::new(
+            Condition::IsPresent(format!("$.status.ready[{}]", batch.servers.len() - 1), true),
+            done,
+        )],
+        deadline_seconds: timeout,
+        timeout_error: errors::HEALTH_FAILED,
+        timeout_cause: format!("EC2 status checks of `{name}` were not ok in time"),
+    };
+    let entry = poll.emit(states);
+    find_instances(ctx, batch, key, name, states, &entry)
+}
+
+/// TCP/HTTP probes through the health-check Lambda, retried until healthy or deadline.
+fn emit_probe(
+    ctx: &mut Ctx,
+    key: &str,
+    name: &str,
+    mut payload: Value,
+    timeout: u64,
+    states: &mut States,
+    done: &str,
+) -> String {
+    let addresses = ctx.claim(&format!("Get addresses · {name}"), key);
+    payload["targets.$"] = json!("$.addresses.ips");
+    payload["timeoutMs"] = json!(3_000);
+    let poll = Poll {
+        step: key,
+        wait: ctx.claim(&format!("Wait · {name}"), key),
+        count: ctx.claim(&format!("Count wait · {name}"), key),
+        check: ctx.claim(&format!("Probe · {name}"), key),
+        decide: ctx.claim(&format!("Healthy? · {name}"), key),
+        timed_out: ctx.claim(&format!("Unhealthy · {name}"), key),
+        counter: "$.addresses",
+        carry: &["ips"],
+        check_task: Task {
+            resource: Resource::optimized("lambda", "invoke"),
+            parameters: Some(json!({
+                "FunctionName": ctx.deployment.probe_function_arn(),
+                "Payload": payload,
+            })),
+            result_selector: Some(json!({"healthy.$": "$.Payload.healthy"})),
+            result_path: Some(ResultPath::at("$.probe")),
+            retry: vec![Retry::backoff(
+                vec![
+                    ErrorName::custom("Lambda.ServiceException"),
+                    ErrorName::custom("Lambda.AWSLambdaException"),
+                    ErrorName::custom("Lambda.SdkClientException"),
+                    ErrorName::custom("Lambda.TooManyRequestsException"),
+                ],
+                6,
+            )],
+            ..task_base()
+        },
+        rules: vec![ChoiceRule::new(
+            Condition::BooleanEquals("$.probe.healthy".into(), true),
+            done,
+        )],
+        deadline_seconds: timeout,
+        timeout_error: errors::HEALTH_FAILED,
+        timeout_cause: format!("`{name}` did not pass within {timeout} s"),
+    };
+    let entry = poll.emit(states);
+    states.insert(
+        addresses.clone(),
+        State::Task(Task {
+            resource: Resource::sdk("ec2", "describeInstances"),
+            parameters: Some(json!({"InstanceIds.$": "$.instances.ids"})),
+            result_selector: Some(json!({
+                "ips.$": "$.Reservations[*].Instances[*].PrivateIpAddress",
+                "elapsed": 0
+            })),
+            result_path: Some(ResultPath::at("$.addresses")),
+            retry: vec![transient_retry("Ec2")],
+            transition: Transition::next(entry),
+            ..task_base()
+        }),
+    );
+    addresses
+}
+
+fn ssm_parameters(parameters: &IndexMap<String, Vec<String>>) -> Value {
+    json!(parameters)
+}
+
+/// SendCommand to the batch's instances, then one poll per instance (Map).
+#[allow(clippy::too_many_arguments)]
+fn emit_command(
+    ctx: &mut Ctx,
+    key: &str,
+    name: &str,
+    document: &str,
+    parameters: &IndexMap<String, Vec<String>>,
+    timeout: u64,
+    states: &mut States,
+    done: &str,
+) -> String {
+    let send = ctx.claim(&format!("Run · {name}"), key);
+    let each = ctx.claim(&format!("Await each instance · {name}"), key);
+    let mut params = json!({
+        "DocumentName": document,
+        "InstanceIds.$": "$.instances.ids",
+        "Comment": subject(&format!("{} {key}", ctx.resolved.plan_id)),
+        "TimeoutSeconds": timeout.clamp(30, 2_592_000),
+    });
+    if !parameters.is_empty() {
+        params["Parameters"] = ssm_parameters(parameters);
+    }
+    states.insert(
+        send.clone(),
+        State::Task(Task {
+            resource: Resource::sdk("ssm", "sendCommand"),
+            parameters: Some(params),
+            result_selector: Some(json!({"commandId.$": "$.Command.CommandId"})),
+            result_path: Some(ResultPath::at("$.command")),
+            retry: vec![transient_retry("Ssm")],
+            transition: Transition::next(&each),
+            ..task_base()
+        }),
+    );
+    let mut inner = States::new();
+    let ok = ctx.claim(&format!("Succeeded on instance · {name}"), key);
+    let failed = ctx.claim(&format!("Failed on instance · {name}"), key);
+    inner.insert(
+        ok.clone(),
+        State::Succeed(crate::asl::Succeed { comment: None }),
+    );
+    inner.insert(
+        failed.clone(),
+        fail(
+            errors::SSM_FAILED,
+            format!("`{document}` did not succeed on an instance of `{name}`"),
+        ),
+    );
+    let poll = Poll {
+        step: key,
+        wait: ctx.claim(&format!("Wait · {name}"), key),
+        count: ctx.claim(&format!("Count wait · {name}"), key),
+        check: ctx.claim(&format!("Check command · {name}"), key),
+        decide: ctx.claim(&format!("Command done? · {name}"), key),
+        timed_out: ctx.claim(&format!("Command timed out · {name}"), key),
+        counter: "$",
+        carry: &["instanceId", "commandId", "input", "tick"],
+        check_task: Task {
+            resource: Resource::sdk("ssm", "getCommandInvocation"),
+            parameters: Some(json!({"CommandId.$": "$.commandId", "InstanceId.$": "$.instanceId"})),
+            result_selector: Some(json!({"status.$": "$.Status"})),
+            result_path: Some(ResultPath::at("$.invocation")),
+            retry: vec![
+                Retry::backoff(
+                    vec![ErrorName::custom("Ssm.InvocationDoesNotExistException")],
+                    6,
+                ),
+                transient_retry("Ssm"),
+            ],
+            ..task_base()
+        },
+        rules: vec![
+            ChoiceRule::new(
+                Condition::StringEquals("$.invocation.status".into(), "Success".into()),
+                &ok,
+            ),
+            ChoiceRule::new(
+                Condition::Or(
+                    ["Failed", "Cancelled", "TimedOut", "Cancelling"]
+                        .iter()
+                        .map(|s| Condition::StringEquals("$.invocation.status".into(), (*s).into()))
+                        .collect(),
+                ),
+                &failed,
+            ),
+        ],
+        deadline_seconds: timeout,
+        timeout_error: errors::SSM_TIMED_OUT,
+        timeout_cause: format!("`{document}` did not finish within {timeout} s"),
+    };
+    let start = poll.emit(&mut inner);
+    states.insert(
+        each,
+        State::Map(MapState {
+            comment: None,
+            items_path: "$.instances.ids".into(),
+            item_selector: Some(json!({
+                "instanceId.$": "$$.Map.Item.Value",
+                "commandId.$": "$.command.commandId",
+                "input.$": "$.input",
+                "tick.$": "$.tick",
+                "elapsed": 0
+            })),
+            max_concurrency: 20,
+            item_processor: ItemProcessor {
+                processor_config: json!({"Mode": "INLINE"}),
+                start_at: start.clone(),
+                states: super::ctx::order(&start, inner),
+            },
+            result_path: Some(ResultPath::Discard),
+            catch: Vec::new(),
+            transition: Transition::next(done),
+        }),
+    );
+    send
+}
+
+/// One Automation execution per instance (the document's `InstanceId` parameter), polled.
+#[allow(clippy::too_many_arguments)]
+fn emit_automation(
+    ctx: &mut Ctx,
+    key: &str,
+    name: &str,
+    document: &str,
+    parameters: &IndexMap<String, Vec<String>>,
+    timeout: u64,
+    states: &mut States,
+    done: &str,
+) -> String {
+    let each = ctx.claim(&format!("Automate each instance · {name}"), key);
+    let mut inner = States::new();
+    let start_exec = ctx.claim(&format!("Start automation · {name}"), key);
+    let ok = ctx.claim(&format!("Automation succeeded · {name}"), key);
+    let failed = ctx.claim(&format!("Automation failed · {name}"), key);
+    inner.insert(
+        ok.clone(),
+        State::Succeed(crate::asl::Succeed { comment: None }),
+    );
+    inner.insert(
+        failed.clone(),
+        fail(
+            errors::SSM_FAILED,
+            format!("`{document}` did not succeed on an instance of `{name}`"),
+        ),
+    );
+    let poll = Poll {
+        step: key,
+        wait: ctx.claim(&format!("Wait · {name}"), key),
+        count: ctx.claim(&format!("Count wait · {name}"), key),
+        check: ctx.claim(&format!("Check automation · {name}"), key),
+        decide: ctx.claim(&format!("Automation done? · {name}"), key),
+        timed_out: ctx.claim(&format!("Automation timed out · {name}"), key),
+        counter: "$",
+        carry: &["instanceId", "automation", "input", "tick"],
+        check_task: Task {
+            resource: Resource::sdk("ssm", "getAutomationExecution"),
+            parameters: Some(json!({"AutomationExecutionId.$": "$.automation.id"})),
+            result_selector: Some(
+                json!({"status.$": "$.AutomationExecution.AutomationExecutionStatus"}),
+            ),
+            result_path: Some(ResultPath::at("$.execution")),
+            retry: vec![transient_retry("Ssm")],
+            ..task_base()
+        },
+        rules: vec![
+            ChoiceRule::new(
+                Condition::StringEquals("$.execution.status".into(), "Success".into()),
+                &ok,
+            ),
+            ChoiceRule::new(
+                Condition::Or(
+                    [
+                        "Failed",
+                        "Cancelled",
+                        "TimedOut",
+                        "CompletedWithFailure",
+                        "Rejected",
+                    ]
+                    .iter()
+                    .map(|s| Condition::StringEquals("$.execution.status".into(), (*s).into()))
+                    .collect(),
+                ),
+                &failed,
+            ),
+        ],
+        deadline_seconds: timeout,
+        timeout_error: errors::SSM_TIMED_OUT,
+        timeout_cause: format!("`{document}` did not finish within {timeout} s"),
+    };
+    let poll_start = poll.emit(&mut inner);
+    let mut params = ssm_parameters(parameters);
+    if !parameters.contains_key("InstanceId") {
+        params["InstanceId.$"] = json!("States.Array($.instanceId)");
+    }
+    inner.insert(
+        start_exec.clone(),
+        State::Task(Task {
+            resource: Resource::sdk("ssm", "startAutomationExecution"),
+            parameters: Some(json!({"DocumentName": document, "Parameters": params})),
+            result_selector: Some(json!({"id.$": "$.AutomationExecutionId"})),
+            result_path: Some(ResultPath::at("$.automation")),
+            retry: vec![transient_retry("Ssm")],
+            transition: Transition::next(poll_start),
+            ..task_base()
+        }),
+    );
+    states.insert(
+        each.clone(),
+        State::Map(MapState {
+            comment: None,
+            items_path: "$.instances.ids".into(),
+            item_selector: Some(json!({
+                "instanceId.$": "$$.Map.Item.Value",
+                "input.$": "$.input",
+                "tick.$": "$.tick",
+                "elapsed": 0
+            })),
+            max_concurrency: 10,
+            item_processor: ItemProcessor {
+                processor_config: json!({"Mode": "INLINE"}),
+                start_at: start_exec.clone(),
+                states: super::ctx::order(&start_exec, inner),
+            },
+            result_path: Some(ResultPath::Discard),
+            catch: Vec::new(),
+            transition: Transition::next(done),
+        }),
+    );
+    each
+}

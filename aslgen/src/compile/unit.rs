@@ -1,0 +1,630 @@
+//! A unit's part of the machine: launch (StartRecovery + poll), wait for running
+//! instances, then its steps; wrapped in one box whose Catch applies criticality.
+
+use super::ctx::{
+    Ctx, Poll, Record, catch_all, choice, errors, fail, pass, task_base, transient_retry, wrap,
+};
+use super::steps;
+use crate::asl::{
+    Branch, Catch, ChoiceRule, Condition, ErrorName, Parallel, Resource, ResultPath, Retry, State,
+    States, Task, Transition,
+};
+use crate::flow::{MAX_JOBS_IN_FLIGHT, MAX_SERVERS_IN_FLIGHT, MAX_SERVERS_PER_JOB, Segment};
+use crate::model::Criticality;
+use crate::stepmap::StepEntry;
+use crate::validate::{Stage, Unit};
+use serde_json::{Value, json};
+
+/// Tag keys put on every DRS job; plain identifiers so JSONPath filters can name them.
+pub const TAG_PLAN: &str = "drsOrchestratorPlan";
+pub const TAG_EXECUTION: &str = "drsOrchestratorExecution";
+pub const TAG_WAVE: &str = "drsOrchestratorWave";
+pub const TAG_UNIT: &str = "drsOrchestratorUnit";
+
+/// One batch of a unit: at most 100 servers, one StartRecovery.
+pub struct Batch<'u> {
+    pub servers: &'u [String],
+    /// " (2/3)" when the unit has several batches, else "".
+    pub suffix: String,
+    pub number: usize,
+}
+
+pub fn batches(unit: &Unit) -> Vec<Batch<'_>> {
+    let chunks: Vec<&[String]> = unit.servers.chunks(MAX_SERVERS_PER_JOB).collect();
+    let total = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, servers)| Batch {
+            servers,
+            suffix: if total > 1 {
+                format!(" ({}/{total})", i + 1)
+            } else {
+                String::new()
+            },
+            number: i + 1,
+        })
+        .collect()
+}
+
+/// Emits the box for one segment of a unit into `states`; returns its name.
+pub fn emit_segment(
+    ctx: &mut Ctx,
+    segment: &Segment,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let resolved = ctx.resolved;
+    let unit = &resolved.units[segment.unit];
+    let key = unit.key.clone();
+    if segment.launches() {
+        let mut entry = StepEntry::new("unit", unit.label.clone());
+        entry.wave = Some(unit.wave + 1);
+        entry.group = Some(unit.group.clone());
+        entry.servers = Some(unit.servers.len());
+        entry.critical = Some(unit.criticality == Criticality::Critical);
+        entry.path = Some(unit.path.clone());
+        ctx.register_step(&key, entry);
+    }
+    let whole = segment.launches() && segment.to == unit.final_stage();
+    let box_name = if whole {
+        ctx.claim(&unit.label, &key)
+    } else {
+        let part = match segment.to {
+            Stage::Launched => "launch",
+            Stage::Running => "running",
+            Stage::Healthy => "checks",
+        };
+        ctx.claim(&format!("{} ({part})", unit.label), &key)
+    };
+    let is_final = segment.to == unit.final_stage();
+
+    // Built back to front: each phase is told where to go next.
+    let mut inner = States::new();
+    let mut after = Transition::End;
+    let finish = |stage: &'static str| {
+        let record = Record::default().stage(stage);
+        if is_final {
+            Record {
+                status: Some("SUCCEEDED"),
+                ..record
+            }
+            .ended()
+        } else {
+            record
+        }
+    };
+    if segment.covers(Stage::Healthy) && !unit.steps.is_empty() {
+        let done = ctx.claim(&format!("Checks passed · {}", unit.label), &key);
+        let mut task = ctx.record(&key, finish("HEALTHY"));
+        task.transition = after;
+        inner.insert(done.clone(), State::Task(task));
+        after = Transition::next(&done);
+        after = steps::emit_unit_steps(ctx, unit, &mut inner, after);
+    }
+    if segment.covers(Stage::Running) && unit.needs_running {
+        let done = ctx.claim(&format!("Running · {}", unit.label), &key);
+        let mut task = ctx.record(&key, finish("RUNNING"));
+        task.transition = after;
+        inner.insert(done.clone(), State::Task(task));
+        after = Transition::next(&done);
+        let entry = emit_running(ctx, unit, &key, "", &mut inner, after);
+        after = Transition::next(entry);
+    }
+    if segment.launches() {
+        let done = ctx.claim(&format!("Launched · {}", unit.label), &key);
+        let mut task = ctx.record(&key, finish("LAUNCHED"));
+        task.transition = after;
+        inner.insert(done.clone(), State::Task(task));
+        let entry = emit_launch(ctx, unit, &mut inner, Transition::next(&done));
+        after = Transition::next(entry);
+    }
+    let start_at = after.target().map(str::to_owned).unwrap_or_default();
+
+    // The box's Catch records the failure, then criticality decides.
+    let record_failure = ctx.claim(&format!("Record failure · {}", unit.label), &key);
+    let failure_next = match unit.criticality {
+        Criticality::Critical => {
+            let stop = ctx.claim(&format!("{} failed", unit.label), &key);
+            states.insert(
+                stop.clone(),
+                fail(
+                    "Group.Failed",
+                    format!(
+                        "critical group `{}` failed; see its progress record",
+                        unit.label
+                    ),
+                ),
+            );
+            Transition::next(stop)
+        }
+        Criticality::Optional => next.clone(),
+    };
+    let mut record = ctx.record(
+        &key,
+        Record::status("FAILED").ended().with_failure().with(
+            "critical",
+            json!({"BOOL": unit.criticality == Criticality::Critical}),
+        ),
+    );
+    record.transition = failure_next;
+    states.insert(record_failure.clone(), State::Task(record));
+    states.insert(
+        box_name.clone(),
+        wrap(start_at, inner, vec![catch_all(&record_failure)], next),
+    );
+    box_name
+}
+
+/// StartRecovery for every batch (rounds of at most 5 jobs / 500 servers), each polled
+/// until all its servers are LAUNCHED. Returns the entry.
+fn emit_launch(ctx: &mut Ctx, unit: &Unit, states: &mut States, next: Transition) -> String {
+    let all = batches(unit);
+    if all.len() == 1 {
+        return emit_batch_launch(ctx, unit, &all[0], states, next);
+    }
+    let per_round = (MAX_SERVERS_IN_FLIGHT / MAX_SERVERS_PER_JOB).min(MAX_JOBS_IN_FLIGHT);
+    let rounds: Vec<&[Batch]> = all.chunks(per_round).collect();
+    let mut after = next;
+    for (r, round) in rounds.iter().enumerate().rev() {
+        let name = if rounds.len() > 1 {
+            ctx.claim(
+                &format!("Launch · {} (round {}/{})", unit.label, r + 1, rounds.len()),
+                &unit.key,
+            )
+        } else {
+            ctx.claim(&format!("Launch all · {}", unit.label), &unit.key)
+        };
+        let branches = round
+            .iter()
+            .map(|batch| {
+                let mut branch = States::new();
+                let start = emit_batch_launch(ctx, unit, batch, &mut branch, Transition::End);
+                Branch {
+                    start_at: start.clone(),
+                    states: super::ctx::order(&start, branch),
+                }
+            })
+            .collect();
+        states.insert(
+            name.clone(),
+            State::Parallel(Parallel {
+                comment: None,
+                branches,
+                result_path: Some(ResultPath::Discard),
+                retry: Vec::new(),
+                catch: Vec::new(),
+                transition: after,
+            }),
+        );
+        after = Transition::next(name);
+    }
+    after.target().map(str::to_owned).unwrap_or_default()
+}
+
+fn launch_task(ctx: &Ctx, unit: &Unit, batch: &Batch, point_in_time: bool) -> Task {
+    let servers: Vec<Value> = batch
+        .servers
+        .iter()
+        .map(|id| {
+            if point_in_time {
+                json!({"SourceServerID": id, "RecoverySnapshotID.$": format!("$.input.snapshots.{id}")})
+            } else {
+                json!({"SourceServerID": id})
+            }
+        })
+        .collect();
+    let resolved = ctx.resolved;
+    Task {
+        resource: Resource::sdk("drs", "startRecovery"),
+        parameters: Some(json!({
+            "IsDrill.$": "$.isDrill",
+            "SourceServers": servers,
+            "Tags": {
+                TAG_PLAN: resolved.plan_id,
+                format!("{TAG_EXECUTION}.$"): "$$.Execution.Name",
+                TAG_WAVE: format!("w{}", unit.wave + 1),
+                TAG_UNIT: unit_tag(&resolved.plan_id, unit, batch),
+            }
+        })),
+        result_selector: Some(json!({"jobId.$": "$.Job.JobID", "elapsed": 0})),
+        result_path: Some(ResultPath::at("$.launch")),
+        // StartRecovery has no idempotency token: retry only what DRS refused outright.
+        retry: vec![
+            Retry::backoff(vec![ErrorName::custom("Drs.ThrottlingException")], 8),
+            Retry {
+                interval_seconds: 30,
+                ..Retry::backoff(
+                    vec![ErrorName::custom("Drs.ServiceQuotaExceededException")],
+                    10,
+                )
+            },
+        ],
+        ..task_base()
+    }
+}
+
+pub fn unit_tag(plan_id: &str, unit: &Unit, batch: &Batch) -> String {
+    format!("{plan_id}/{}/{}", unit.key, batch.number)
+}
+
+/// Errors after which DRS may or may not have created the job.
+fn ambiguous_errors() -> Vec<ErrorName> {
+    vec![
+        ErrorName::custom("Drs.InternalServerException"),
+        ErrorName::custom("Drs.DrsException"),
+        ErrorName::Timeout,
+    ]
+}
+
+fn emit_batch_launch(
+    ctx: &mut Ctx,
+    unit: &Unit,
+    batch: &Batch,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let key = unit.key.clone();
+    let label = format!("{}{}", unit.label, batch.suffix);
+    let launch = ctx.claim(&format!("Launch · {label}"), &key);
+    let record_job = ctx.claim(&format!("Record job · {label}"), &key);
+    let find = ctx.claim(&format!("Find job · {label}"), &key);
+    let found = ctx.claim(&format!("Job found? · {label}"), &key);
+    let adopt = ctx.claim(&format!("Use found job · {label}"), &key);
+    let relaunch = ctx.claim(&format!("Relaunched before? · {label}"), &key);
+    let mark = ctx.claim(&format!("Launch again · {label}"), &key);
+    let give_up = ctx.claim(&format!("Launch outcome unknown · {label}"), &key);
+    let which = ctx
+        .resolved
+        .point_in_time
+        .then(|| ctx.claim(&format!("Point in time? · {label}"), &key));
+    let entry = which.clone().unwrap_or_else(|| launch.clone());
+
+    let poll = Poll {
+        step: &key,
+        wait: ctx.claim(&format!("Wait for launch · {label}"), &key),
+        count: ctx.claim(&format!("Count launch wait · {label}"), &key),
+        check: ctx.claim(&format!("Check launch · {label}"), &key),
+        decide: ctx.claim(&format!("Launched? · {label}"), &key),
+        timed_out: ctx.claim(&format!("Launch timed out · {label}"), &key),
+        counter: "$.launch",
+        carry: &["jobId"],
+        check_task: Task {
+            resource: Resource::sdk("drs", "describeJobs"),
+            parameters: Some(json!({"Filters": {"JobIDs.$": "States.Array($.launch.jobId)"}})),
+            result_selector: Some(json!({
+                "status.$": "$.Items[0].Status",
+                "launched.$": "$.Items[0].ParticipatingServers[?(@.LaunchStatus == 'LAUNCHED')].SourceServerID",
+            })),
+            result_path: Some(ResultPath::at("$.job")),
+            retry: vec![transient_retry("Drs")],
+            ..task_base()
+        },
+        rules: Vec::new(),
+        deadline_seconds: unit.launch_timeout.as_secs(),
+        timeout_error: errors::LAUNCH_TIMED_OUT,
+        timeout_cause: format!(
+            "servers of `{label}` were not all LAUNCHED within {}",
+            unit.launch_timeout
+        ),
+    };
+    let failed = ctx.claim(&format!("Launch failed · {label}"), &key);
+    let success = next
+        .target()
+        .map(str::to_owned)
+        .unwrap_or_else(|| ctx.claim(&format!("Batch launched · {label}"), &key));
+    if next.target().is_none() {
+        states.insert(success.clone(), pass(None, None, None, Transition::End));
+    }
+    // Every server LAUNCHED: the batch's last one is present among the launched.
+    let all_launched = format!("$.job.launched[{}]", batch.servers.len() - 1);
+    let rules = vec![
+        ChoiceRule::new(
+            Condition::And(vec![
+                Condition::StringEquals("$.job.status".into(), "COMPLETED".into()),
+                Condition::IsPresent(all_launched, true),
+            ]),
+            &success,
+        ),
+        ChoiceRule::new(
+            Condition::StringEquals("$.job.status".into(), "COMPLETED".into()),
+            &failed,
+        ),
+    ];
+    let poll_entry = Poll { rules, ..poll }.emit(states);
+    states.insert(
+        failed,
+        fail(
+            errors::LAUNCH_FAILED,
+            format!("the DRS job of `{label}` completed without every server LAUNCHED"),
+        ),
+    );
+
+    let mut job = ctx.record(
+        &key,
+        Record {
+            add: Some(("jobIds", json!({"SS.$": "States.Array($.launch.jobId)"}))),
+            ..Record::status("RUNNING")
+                .started()
+                .with("kind", json!({"S": "unit"}))
+                .with("label", json!({"S": unit.label}))
+        },
+    );
+    job.transition = Transition::next(&poll_entry);
+    job.comment = Some("Marks the group running and keeps its DRS job IDs for the job log".into());
+    states.insert(record_job.clone(), State::Task(job));
+
+    // Ambiguous failure: DRS may have created the job. The batch's first server records
+    // its last launch; a launch since this execution started is ours, so adopt it.
+    let recent = ctx.claim(&format!("Job from this run? · {label}"), &key);
+    states.insert(
+        find.clone(),
+        State::Task(Task {
+            resource: Resource::sdk("drs", "describeSourceServers"),
+            parameters: Some(json!({"Filters": {"SourceServerIDs": [batch.servers[0]]}})),
+            result_selector: Some(json!({"lifeCycle.$": "$.Items[0].LifeCycle"})),
+            result_path: Some(ResultPath::at("$.found")),
+            retry: vec![transient_retry("Drs")],
+            transition: Transition::next(&found),
+            ..task_base()
+        }),
+    );
+    states.insert(
+        found.clone(),
+        choice(
+            vec![ChoiceRule::new(
+                Condition::IsPresent("$.found.lifeCycle.LastLaunch.Initiated.JobID".into(), true),
+                &recent,
+            )],
+            Some(relaunch.clone()),
+        ),
+    );
+    states.insert(
+        recent,
+        choice(
+            vec![ChoiceRule::new(
+                Condition::TimestampGreaterThanEqualsPath(
+                    "$.found.lifeCycle.LastLaunch.Initiated.ApiCallDateTime".into(),
+                    "$.started".into(),
+                ),
+                &adopt,
+            )],
+            Some(relaunch.clone()),
+        ),
+    );
+    states.insert(
+        adopt,
+        pass(
+            Some(json!({"jobId.$": "$.found.lifeCycle.LastLaunch.Initiated.JobID", "elapsed": 0})),
+            None,
+            Some(ResultPath::at("$.launch")),
+            Transition::next(&record_job),
+        ),
+    );
+    // No job was found, so launching again cannot double-launch; once only.
+    states.insert(
+        relaunch.clone(),
+        choice(
+            vec![ChoiceRule::new(
+                Condition::IsPresent("$.relaunched".into(), true),
+                &give_up,
+            )],
+            Some(mark.clone()),
+        ),
+    );
+    states.insert(
+        give_up,
+        fail(
+            errors::LAUNCH_FAILED,
+            format!("StartRecovery for `{label}` failed twice without creating a job"),
+        ),
+    );
+    let mut first = launch_task(ctx, unit, batch, false);
+    first.catch = vec![Catch {
+        error_equals: ambiguous_errors(),
+        result_path: Some(ResultPath::at("$.launchError")),
+        next: find.clone(),
+    }];
+    first.transition = Transition::next(&record_job);
+    states.insert(launch.clone(), State::Task(first));
+    states.insert(
+        mark,
+        pass(
+            None,
+            Some(json!(true)),
+            Some(ResultPath::at("$.relaunched")),
+            Transition::next(&entry),
+        ),
+    );
+
+    let Some(which) = which else {
+        return launch;
+    };
+    let from_snapshots = ctx.claim(&format!("Launch from snapshots · {label}"), &key);
+    let mut pit = launch_task(ctx, unit, batch, true);
+    pit.catch = vec![Catch {
+        error_equals: ambiguous_errors(),
+        result_path: Some(ResultPath::at("$.launchError")),
+        next: find,
+    }];
+    pit.transition = Transition::next(&record_job);
+    states.insert(from_snapshots.clone(), State::Task(pit));
+    states.insert(
+        which.clone(),
+        choice(
+            vec![ChoiceRule::new(
+                Condition::IsPresent("$.input.snapshots".into(), true),
+                &from_snapshots,
+            )],
+            Some(launch),
+        ),
+    );
+    which
+}
+
+/// Waits until every recovered instance of the unit (or batch) runs with status checks
+/// ok. Returns the entry.
+pub fn emit_running(
+    ctx: &mut Ctx,
+    unit: &Unit,
+    key: &str,
+    what: &str,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let all = batches(unit);
+    if all.len() == 1 {
+        return emit_batch_running(ctx, unit, &all[0], key, what, states, next);
+    }
+    let name = ctx.claim(&format!("Wait for running{what} · {}", unit.label), key);
+    let branches = all
+        .iter()
+        .map(|batch| {
+            let mut branch = States::new();
+            let start =
+                emit_batch_running(ctx, unit, batch, key, what, &mut branch, Transition::End);
+            Branch {
+                start_at: start.clone(),
+                states: super::ctx::order(&start, branch),
+            }
+        })
+        .collect();
+    states.insert(
+        name.clone(),
+        State::Parallel(Parallel {
+            comment: None,
+            branches,
+            result_path: Some(ResultPath::Discard),
+            retry: Vec::new(),
+            catch: Vec::new(),
+            transition: next,
+        }),
+    );
+    name
+}
+
+/// `describeRecoveryInstances` for a batch: its EC2 instance IDs at `$.instances`.
+pub fn find_instances(
+    ctx: &mut Ctx,
+    batch: &Batch,
+    key: &str,
+    name: &str,
+    states: &mut States,
+    next: &str,
+) -> String {
+    let found = ctx.claim(&format!("Instances found? · {name}"), key);
+    let none = ctx.claim(&format!("No instances · {name}"), key);
+    let find = ctx.claim(&format!("Find instances · {name}"), key);
+    states.insert(
+        find.clone(),
+        State::Task(Task {
+            resource: Resource::sdk("drs", "describeRecoveryInstances"),
+            parameters: Some(json!({"Filters": {"SourceServerIDs": batch.servers}})),
+            result_selector: Some(json!({
+                "ids.$": "$.Items[*].Ec2InstanceID",
+                "count.$": "States.ArrayLength($.Items)",
+                "elapsed": 0
+            })),
+            result_path: Some(ResultPath::at("$.instances")),
+            retry: vec![transient_retry("Drs")],
+            transition: Transition::next(&found),
+            ..task_base()
+        }),
+    );
+    states.insert(
+        found,
+        choice(
+            vec![ChoiceRule::new(
+                Condition::IsPresent("$.instances.ids[0]".into(), true),
+                next,
+            )],
+            Some(none.clone()),
+        ),
+    );
+    states.insert(
+        none,
+        fail(
+            errors::NO_RECOVERY_INSTANCES,
+            format!("DRS has no recovery instances for `{name}`"),
+        ),
+    );
+    find
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_batch_running(
+    ctx: &mut Ctx,
+    unit: &Unit,
+    batch: &Batch,
+    key: &str,
+    what: &str,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let label = format!("{}{}", unit.label, batch.suffix);
+    let success = match next.target() {
+        Some(t) => t.to_owned(),
+        None => {
+            let done = ctx.claim(&format!("Instances running{what} · {label}"), key);
+            states.insert(done.clone(), pass(None, None, None, Transition::End));
+            done
+        }
+    };
+    let poll = Poll {
+        step: key,
+        wait: ctx.claim(&format!("Wait for instances{what} · {label}"), key),
+        count: ctx.claim(&format!("Count instance wait{what} · {label}"), key),
+        check: ctx.claim(&format!("Check instances{what} · {label}"), key),
+        decide: ctx.claim(&format!("Running and ok?{what} · {label}"), key),
+        timed_out: ctx.claim(&format!("Not running in time{what} · {label}"), key),
+        counter: "$.instances",
+        carry: &["ids", "count"],
+        check_task: Task {
+            resource: Resource::sdk("ec2", "describeInstanceStatus"),
+            parameters: Some(ready_filter("$.instances.ids", true)),
+            result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
+            result_path: Some(ResultPath::at("$.status")),
+            retry: vec![
+                transient_retry("Ec2"),
+                Retry::backoff(
+                    vec![ErrorName::custom("Ec2.InvalidInstanceIDNotFoundException")],
+                    5,
+                ),
+            ],
+            ..task_base()
+        },
+        // Ready when as many instances pass the filters as the batch has servers.
+        rules: vec![ChoiceRule::new(
+            Condition::IsPresent(format!("$.status.ready[{}]", batch.servers.len() - 1), true),
+            &success,
+        )],
+        deadline_seconds: unit.running_timeout.as_secs(),
+        timeout_error: errors::NOT_RUNNING,
+        timeout_cause: format!(
+            "instances of `{label}` were not running with status checks ok within {}",
+            unit.running_timeout
+        ),
+    };
+    let entry = poll.emit(states);
+    find_instances(ctx, batch, key, &format!("{label}{what}"), states, &entry)
+}
+
+/// DescribeInstanceStatus parameters that return only instances that are running (when
+/// asked) with both status checks ok, so a count of the answer decides readiness.
+pub fn ready_filter(ids_path: &str, running: bool) -> Value {
+    let mut filters = vec![
+        json!({"Name": "instance-status.status", "Values": ["ok"]}),
+        json!({"Name": "system-status.status", "Values": ["ok"]}),
+    ];
+    if running {
+        filters.insert(
+            0,
+            json!({"Name": "instance-state-name", "Values": ["running"]}),
+        );
+    }
+    json!({
+        "InstanceIds.$": ids_path,
+        "IncludeAllInstances": true,
+        "Filters": filters,
+    })
+}

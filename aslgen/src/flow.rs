@@ -1,0 +1,337 @@
+//! Turning a wave's dependency DAG into nested sequence/parallel blocks.
+//!
+//! Step Functions has no "start when these finish" join, only Parallel (all branches
+//! end together) and sequence. Series-parallel DAGs map onto that exactly; any other
+//! DAG is made series-parallel by adding orderings, every one of which is reported.
+//! Launch concurrency is then bounded to DRS's quotas the same way.
+
+use crate::validate::{Resolved, ResolvedWave, Stage, UnitId, graph_reachability};
+
+/// DRS quotas: servers per StartRecovery job, jobs and servers in flight per account.
+pub const MAX_SERVERS_PER_JOB: usize = 100;
+pub const MAX_JOBS_IN_FLIGHT: usize = 20;
+pub const MAX_SERVERS_IN_FLIGHT: usize = 500;
+
+/// A contiguous part of one unit's progress: from just after `from` up to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub unit: UnitId,
+    pub from: Option<Stage>,
+    pub to: Stage,
+}
+
+impl Segment {
+    pub fn launches(&self) -> bool {
+        self.from.is_none()
+    }
+    pub fn covers(&self, stage: Stage) -> bool {
+        self.from.is_none_or(|from| from < stage) && stage <= self.to
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flow {
+    Segment(usize),
+    Seq(Vec<Flow>),
+    Par(Vec<Flow>),
+}
+
+/// Orderings a wave's compiled flow adds beyond what its dependencies ask for.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Serialization {
+    /// Pairs (before, after) of unit labels ordered only to make the DAG series-parallel.
+    pub added_orderings: Vec<(String, String)>,
+    /// Rounds a parallel block was cut into to stay within DRS quotas (1 = not cut).
+    pub quota_rounds: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaveFlow {
+    pub segments: Vec<Segment>,
+    pub flow: Flow,
+    pub serialization: Serialization,
+}
+
+pub fn plan_wave(resolved: &Resolved, wave: &ResolvedWave) -> WaveFlow {
+    let mut segments = Vec::new();
+    let mut first_segment = std::collections::HashMap::new();
+    let mut segment_edges = Vec::new();
+    for &unit_id in &wave.units {
+        let unit = &resolved.units[unit_id];
+        let mut from = None;
+        let ends = unit.cuts.iter().copied().chain([unit.final_stage()]);
+        let mut previous: Option<usize> = None;
+        for to in ends {
+            let index = segments.len();
+            segments.push(Segment {
+                unit: unit_id,
+                from,
+                to,
+            });
+            match previous {
+                Some(prev) => segment_edges.push((prev, index)),
+                None => {
+                    first_segment.insert(unit_id, index);
+                }
+            }
+            previous = Some(index);
+            from = Some(to);
+        }
+    }
+    for edge in &wave.edges {
+        let source = segments
+            .iter()
+            .position(|s| s.unit == edge.from && s.covers(edge.stage));
+        if let (Some(source), Some(&target)) = (source, first_segment.get(&edge.to)) {
+            segment_edges.push((source, target));
+        }
+    }
+    let reach = graph_reachability(segments.len(), &segment_edges);
+    let mut added = Vec::new();
+    let all: Vec<usize> = (0..segments.len()).collect();
+    let flow = decompose(&all, &segment_edges, &reach, &mut added);
+    let mut serialization = Serialization {
+        added_orderings: added
+            .into_iter()
+            .map(|(a, b)| {
+                (
+                    resolved.units[segments[a].unit].label.clone(),
+                    resolved.units[segments[b].unit].label.clone(),
+                )
+            })
+            .collect(),
+        quota_rounds: 1,
+    };
+    serialization.added_orderings.dedup();
+    let weight = |s: &Segment| -> (usize, usize) {
+        if !s.launches() {
+            return (0, 0);
+        }
+        let servers = resolved.units[s.unit].servers.len();
+        let jobs = servers.div_ceil(MAX_SERVERS_PER_JOB);
+        // A unit never has more than one round of its own batches in flight.
+        (
+            jobs.min(MAX_JOBS_IN_FLIGHT)
+                .min(MAX_SERVERS_IN_FLIGHT / MAX_SERVERS_PER_JOB),
+            servers.min(MAX_SERVERS_IN_FLIGHT),
+        )
+    };
+    let weights: Vec<(usize, usize)> = segments.iter().map(weight).collect();
+    let (flow, _) = bound(flow, &weights, &mut serialization.quota_rounds);
+    WaveFlow {
+        segments,
+        flow,
+        serialization,
+    }
+}
+
+/// Splits `nodes` into parallel components, or else into a series cut (A then B), choosing
+/// the cut that adds the fewest orderings (none for a series-parallel DAG).
+fn decompose(
+    nodes: &[usize],
+    edges: &[(usize, usize)],
+    reach: &[Vec<bool>],
+    added: &mut Vec<(usize, usize)>,
+) -> Flow {
+    if let [only] = nodes {
+        return Flow::Segment(*only);
+    }
+    let components = components(nodes, edges);
+    if components.len() > 1 {
+        return Flow::Par(
+            components
+                .iter()
+                .map(|c| decompose(c, edges, reach, added))
+                .collect(),
+        );
+    }
+    // Candidate cuts: A = the ancestors (within `nodes`) of some node b.
+    let mut best: Option<(usize, Vec<usize>, Vec<usize>)> = None;
+    for &b in nodes {
+        let ancestors: Vec<usize> = nodes.iter().copied().filter(|&a| reach[a][b]).collect();
+        if ancestors.is_empty() {
+            continue;
+        }
+        let rest: Vec<usize> = nodes
+            .iter()
+            .copied()
+            .filter(|n| !ancestors.contains(n))
+            .collect();
+        let cost = ancestors
+            .iter()
+            .map(|&a| rest.iter().filter(|&&r| !reach[a][r]).count())
+            .sum::<usize>();
+        let better = match &best {
+            None => true,
+            Some((best_cost, best_a, _)) => {
+                cost < *best_cost || (cost == *best_cost && ancestors.len() < best_a.len())
+            }
+        };
+        if better {
+            best = Some((cost, ancestors, rest));
+        }
+    }
+    let Some((cost, before, after)) = best else {
+        // A connected component of two or more nodes always has an edge; keep every node
+        // anyway, in order, should that ever not hold.
+        return Flow::Seq(nodes.iter().map(|&n| Flow::Segment(n)).collect());
+    };
+    if cost > 0 {
+        for &a in &before {
+            for &r in &after {
+                if !reach[a][r] {
+                    added.push((a, r));
+                }
+            }
+        }
+    }
+    let mut seq = Vec::new();
+    for part in [before, after] {
+        match decompose(&part, edges, reach, added) {
+            Flow::Seq(inner) => seq.extend(inner),
+            other => seq.push(other),
+        }
+    }
+    Flow::Seq(seq)
+}
+
+fn components(nodes: &[usize], edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut component: std::collections::HashMap<usize, usize> =
+        nodes.iter().map(|&n| (n, n)).collect();
+    fn root(component: &mut std::collections::HashMap<usize, usize>, n: usize) -> usize {
+        let mut r = n;
+        while component[&r] != r {
+            r = component[&r];
+        }
+        component.insert(n, r);
+        r
+    }
+    for &(a, b) in edges {
+        if component.contains_key(&a) && component.contains_key(&b) {
+            let (ra, rb) = (root(&mut component, a), root(&mut component, b));
+            if ra != rb {
+                component.insert(ra.max(rb), ra.min(rb));
+            }
+        }
+    }
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &n in nodes {
+        let r = root(&mut component, n);
+        match groups.iter_mut().find(|(gr, _)| *gr == r) {
+            Some((_, members)) => members.push(n),
+            None => groups.push((r, vec![n])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// Bounds the launches one block can have in flight; returns the block's load.
+fn bound(flow: Flow, weights: &[(usize, usize)], rounds: &mut usize) -> (Flow, (usize, usize)) {
+    match flow {
+        Flow::Segment(s) => (Flow::Segment(s), weights[s]),
+        Flow::Seq(items) => {
+            let mut load = (0, 0);
+            let items = items
+                .into_iter()
+                .map(|f| {
+                    let (f, l) = bound(f, weights, rounds);
+                    load = (load.0.max(l.0), load.1.max(l.1));
+                    f
+                })
+                .collect();
+            (Flow::Seq(items), load)
+        }
+        Flow::Par(items) => {
+            let bounded: Vec<(Flow, (usize, usize))> = items
+                .into_iter()
+                .map(|f| bound(f, weights, rounds))
+                .collect();
+            let total = bounded
+                .iter()
+                .fold((0, 0), |acc, (_, l)| (acc.0 + l.0, acc.1 + l.1));
+            if total.0 <= MAX_JOBS_IN_FLIGHT && total.1 <= MAX_SERVERS_IN_FLIGHT {
+                return (
+                    Flow::Par(bounded.into_iter().map(|(f, _)| f).collect()),
+                    total,
+                );
+            }
+            let mut packed: Vec<(Vec<Flow>, (usize, usize))> = Vec::new();
+            for (f, l) in bounded {
+                match packed.last_mut() {
+                    Some((round, load))
+                        if load.0 + l.0 <= MAX_JOBS_IN_FLIGHT
+                            && load.1 + l.1 <= MAX_SERVERS_IN_FLIGHT =>
+                    {
+                        round.push(f);
+                        *load = (load.0 + l.0, load.1 + l.1);
+                    }
+                    _ => packed.push((vec![f], l)),
+                }
+            }
+            *rounds += packed.len() - 1;
+            let load = packed
+                .iter()
+                .fold((0, 0), |acc, (_, l)| (acc.0.max(l.0), acc.1.max(l.1)));
+            let seq = packed
+                .into_iter()
+                .map(|(mut round, _)| {
+                    if round.len() == 1 {
+                        round.remove(0)
+                    } else {
+                        Flow::Par(round)
+                    }
+                })
+                .collect();
+            (Flow::Seq(seq), load)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow_of(n: usize, edges: &[(usize, usize)]) -> (Flow, Vec<(usize, usize)>) {
+        let reach = graph_reachability(n, edges);
+        let mut added = Vec::new();
+        let nodes: Vec<usize> = (0..n).collect();
+        (decompose(&nodes, edges, &reach, &mut added), added)
+    }
+
+    #[test]
+    fn chain_is_a_sequence() {
+        let (flow, added) = flow_of(3, &[(0, 1), (1, 2)]);
+        assert_eq!(
+            flow,
+            Flow::Seq(vec![Flow::Segment(0), Flow::Segment(1), Flow::Segment(2)])
+        );
+        assert!(added.is_empty());
+    }
+
+    #[test]
+    fn diamond_is_series_parallel() {
+        let (flow, added) = flow_of(4, &[(0, 1), (0, 2), (1, 3), (2, 3)]);
+        assert_eq!(
+            flow,
+            Flow::Seq(vec![
+                Flow::Segment(0),
+                Flow::Par(vec![Flow::Segment(1), Flow::Segment(2)]),
+                Flow::Segment(3)
+            ])
+        );
+        assert!(added.is_empty());
+    }
+
+    #[test]
+    fn n_shape_adds_one_ordering() {
+        // a→c, b→c, b→d: the classic non-series-parallel "N".
+        let (_, added) = flow_of(4, &[(0, 2), (1, 2), (1, 3)]);
+        assert_eq!(added.len(), 1, "{added:?}");
+    }
+
+    #[test]
+    fn independent_nodes_run_in_parallel() {
+        let (flow, _) = flow_of(2, &[]);
+        assert_eq!(flow, Flow::Par(vec![Flow::Segment(0), Flow::Segment(1)]));
+    }
+}
