@@ -82,7 +82,11 @@ mod tests {
     fn unknown_field_names_its_path() {
         let text = "plan:\n  id: p\n  name: P\n  waves:\n    - name: W\n      groups:\n        - group: g\n          dependOn: []\n";
         let err = plan_document(text, "plan.yaml").unwrap_err();
-        assert_eq!(err.path(), Some("plan.waves[0].groups[0]"), "{err}");
+        assert_eq!(
+            err.path(),
+            Some("plan.waves[0].groups[0].dependOn"),
+            "{err}"
+        );
         assert!(err.to_string().contains("dependOn"), "{err}");
     }
 

@@ -383,15 +383,17 @@ impl Poll<'_> {
     }
 }
 
-/// Escapes text for a single-quoted literal inside an intrinsic function.
+/// Escapes text for a single-quoted literal inside an intrinsic function. Backslashes
+/// become `/`: an escaped backslash is legal ASL but not every parser accepts it.
 pub fn intrinsic_literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\'' | '{' | '}' | '\\' => {
+            '\'' | '{' | '}' => {
                 out.push('\\');
                 out.push(c);
             }
+            '\\' => out.push('/'),
             '\n' => out.push(' '),
             c if c.is_control() => {}
             c => out.push(c),
@@ -406,7 +408,7 @@ mod tests {
 
     #[test]
     fn literals_are_escaped() {
-        assert_eq!(intrinsic_literal("it's {x}\\"), "it\\'s \\{x\\}\\\\");
+        assert_eq!(intrinsic_literal("it's {x}\\"), "it\\'s \\{x\\}/");
     }
 
     #[test]

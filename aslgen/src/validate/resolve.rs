@@ -425,16 +425,16 @@ fn dependency_targets(
         (Some(group), None) => match units_of_group.get(group.as_str()) {
             Some(ids) => Some(ids.clone()),
             None => {
-                let defined_but_unused = waves
+                let in_plan = waves
                     .iter()
                     .flat_map(|w| &w.groups)
-                    .all(|e| &e.group != group);
+                    .any(|e| &e.group == group);
                 p.add(
                     format!("{path}.group"),
-                    if defined_but_unused {
-                        format!("`{group}` is not a protection group recovered by this plan")
+                    if in_plan {
+                        format!("protection group `{group}` is not defined, or has no servers, so nothing can depend on it")
                     } else {
-                        format!("protection group `{group}` has no servers to depend on")
+                        format!("`{group}` is not a protection group recovered by this plan")
                     },
                 );
                 None
