@@ -3,10 +3,11 @@
 //! The server lists are injected a chunk at a time (≤ 500 servers, ≤ 12 KB) so no state
 //! carries the whole fleet; a Map terminates each batch and waits for DRS's job.
 
-use super::ctx::{Ctx, Poll, choice, errors, pass, task_base, transient_retry};
+use super::ctx::{
+    Ctx, Poll, branch, choice, errors, inline_map, pass, succeed, task_base, transient_retry,
+};
 use crate::asl::{
-    ChoiceRule, Condition, ErrorName, ItemProcessor, MapState, Resource, ResultPath, Retry, State,
-    States, Succeed, Task, Transition,
+    ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task, Transition,
 };
 use crate::flow::{MAX_SERVERS_IN_FLIGHT, MAX_SERVERS_PER_JOB};
 use serde_json::json;
@@ -45,26 +46,17 @@ pub fn emit_cleanup(ctx: &mut Ctx, key: &str, states: &mut States, next: Transit
         let (start, inner) = batch_processor(ctx, key, &part);
         states.insert(
             map.clone(),
-            State::Map(MapState {
-                comment: Some(
-                    "One TerminateRecoveryInstances job per batch of at most 100 servers".into(),
-                ),
-                items_path: "$.cleanup.batches".into(),
-                item_selector: Some(json!({
+            inline_map(
+                "$.cleanup.batches",
+                json!({
                     "servers.$": "$$.Map.Item.Value",
                     "input.$": "$.input",
                     "tick.$": "$.tick",
-                })),
-                max_concurrency: 5,
-                item_processor: ItemProcessor {
-                    processor_config: json!({"Mode": "INLINE"}),
-                    start_at: start.clone(),
-                    states: super::ctx::order(&start, inner),
-                },
-                result_path: Some(ResultPath::Discard),
-                catch: Vec::new(),
-                transition: after,
-            }),
+                }),
+                5,
+                branch(start.clone(), inner),
+                after,
+            ),
         );
         after = Transition::next(list);
     }
@@ -103,11 +95,8 @@ fn batch_processor(ctx: &mut Ctx, key: &str, part: &str) -> (String, States) {
             Some(nothing.clone()),
         ),
     );
-    states.insert(nothing, State::Succeed(Succeed { comment: None }));
-    states.insert(
-        terminated.clone(),
-        State::Succeed(Succeed { comment: None }),
-    );
+    states.insert(nothing, succeed());
+    states.insert(terminated.clone(), succeed());
     let poll = Poll {
         step: key,
         wait: ctx.claim(&format!("Wait for termination{part}"), key),

@@ -3,8 +3,9 @@
 
 use super::Deployment;
 use crate::asl::{
-    Branch, Catch, Choice, ChoiceRule, Condition, ErrorName, Fail, MAX_STATE_NAME, Parallel, Pass,
-    Resource, ResultPath, Retry, State, States, Task, Transition, Wait, WaitFor, targets,
+    Branch, Catch, Choice, ChoiceRule, Condition, ErrorName, Fail, ItemProcessor, MAX_STATE_NAME,
+    MapState, Parallel, Pass, Resource, ResultPath, Retry, State, States, Succeed, Task,
+    Transition, Wait, WaitFor, targets,
 };
 use crate::stepmap::{StepEntry, StepMap};
 use crate::validate::Resolved;
@@ -270,15 +271,60 @@ pub fn transient_retry(service: &str) -> Retry {
 pub fn wrap(start_at: String, states: States, catch: Vec<Catch>, next: Transition) -> State {
     State::Parallel(Parallel {
         comment: None,
-        branches: vec![Branch {
-            start_at: start_at.clone(),
-            states: order(&start_at, states),
-        }],
+        branches: vec![branch(start_at, states)],
         result_path: Some(ResultPath::Discard),
         retry: Vec::new(),
         catch,
         transition: next,
     })
+}
+
+/// A branch (or Map processor scope) with its states in reading order.
+pub fn branch(start: String, states: States) -> Branch {
+    Branch {
+        states: order(&start, states),
+        start_at: start,
+    }
+}
+
+/// A Parallel whose output is discarded (the input goes on unchanged).
+pub fn parallel(branches: Vec<Branch>, next: Transition) -> State {
+    State::Parallel(Parallel {
+        comment: None,
+        branches,
+        result_path: Some(ResultPath::Discard),
+        retry: Vec::new(),
+        catch: Vec::new(),
+        transition: next,
+    })
+}
+
+/// An inline Map over `items_path` whose output is discarded.
+pub fn inline_map(
+    items_path: &str,
+    item_selector: Value,
+    max_concurrency: u32,
+    processor: Branch,
+    next: Transition,
+) -> State {
+    State::Map(MapState {
+        comment: None,
+        items_path: items_path.to_owned(),
+        item_selector: Some(item_selector),
+        max_concurrency,
+        item_processor: ItemProcessor {
+            processor_config: json!({"Mode": "INLINE"}),
+            start_at: processor.start_at,
+            states: processor.states,
+        },
+        result_path: Some(ResultPath::Discard),
+        catch: Vec::new(),
+        transition: next,
+    })
+}
+
+pub fn succeed() -> State {
+    State::Succeed(Succeed { comment: None })
 }
 
 /// Orders a scope's states for reading: depth-first from the start, main path first.

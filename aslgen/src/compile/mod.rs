@@ -10,15 +10,18 @@ pub use ctx::errors;
 pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE};
 
 use crate::asl::{
-    Branch, CheckError, ChoiceRule, Condition, Parallel, ResultPath, State, StateMachine, States,
-    Succeed, Task, Transition, check,
+    Branch, CheckError, ChoiceRule, Condition, ResultPath, State, StateMachine, States, Task,
+    Transition, check,
 };
 use crate::flow::{self, Flow, WaveFlow};
 use crate::iam::{self, Policy};
 use crate::model::DrillCleanup;
 use crate::stepmap::{StepEntry, StepMap};
 use crate::validate::Resolved;
-use ctx::{Ctx, Record, choice, fail, intrinsic_literal, pass, task_base, wait_seconds, wrap};
+use ctx::{
+    Ctx, Record, choice, fail, intrinsic_literal, parallel, pass, succeed, task_base, wait_seconds,
+    wrap,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -274,19 +277,9 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         };
         let branches = items
             .into_iter()
-            .map(|item| branch(&mut ctx, wave_flow, item))
+            .map(|item| flow_branch(&mut ctx, wave_flow, item))
             .collect();
-        body.insert(
-            name.clone(),
-            State::Parallel(Parallel {
-                comment: None,
-                branches,
-                result_path: Some(ResultPath::Discard),
-                retry: Vec::new(),
-                catch: Vec::new(),
-                transition: after,
-            }),
-        );
+        body.insert(name.clone(), parallel(branches, after));
         after = steps::emit_wave_steps(
             &mut ctx,
             wave.index,
@@ -434,7 +427,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             Some(failed.clone()),
         ),
     );
-    states.insert(succeeded, State::Succeed(Succeed { comment: None }));
+    states.insert(succeeded, succeed());
     states.insert(
         failed,
         fail(
@@ -473,13 +466,10 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     Ok(compiled)
 }
 
-fn branch(ctx: &mut Ctx, wave_flow: &WaveFlow, item: &Flow) -> Branch {
+fn flow_branch(ctx: &mut Ctx, wave_flow: &WaveFlow, item: &Flow) -> Branch {
     let mut states = States::new();
     let start = emit_flow(ctx, wave_flow, item, &mut states, Transition::End);
-    Branch {
-        start_at: start.clone(),
-        states: ctx::order(&start, states),
-    }
+    ctx::branch(start, states)
 }
 
 fn emit_flow(
@@ -507,19 +497,9 @@ fn emit_flow(
             let name = ctx.claim(&format!("Together · {}", labels.join(" + ")), &key);
             let branches = items
                 .iter()
-                .map(|item| branch(ctx, wave_flow, item))
+                .map(|item| flow_branch(ctx, wave_flow, item))
                 .collect();
-            states.insert(
-                name.clone(),
-                State::Parallel(Parallel {
-                    comment: None,
-                    branches,
-                    result_path: Some(ResultPath::Discard),
-                    retry: Vec::new(),
-                    catch: Vec::new(),
-                    transition: next,
-                }),
-            );
+            states.insert(name.clone(), parallel(branches, next));
             name
         }
     }

@@ -2,13 +2,13 @@
 //! health checks on recovered instances.
 
 use super::ctx::{
-    Ctx, Poll, Record, catch_all, errors, fail, intrinsic_literal, pass, task_base,
-    transient_retry, wait_seconds, wrap,
+    Ctx, Poll, Record, branch, catch_all, errors, fail, inline_map, intrinsic_literal, parallel,
+    pass, succeed, task_base, transient_retry, wait_seconds, wrap,
 };
 use super::unit::{Batch, batches, find_instances};
 use crate::asl::{
-    Branch, Catch, ChoiceRule, Condition, ErrorName, Integration, ItemProcessor, MapState,
-    Parallel, Resource, ResultPath, Retry, State, States, Task, Transition,
+    Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, Retry, State,
+    States, Task, Transition,
 };
 use crate::model::{ApprovalStep, HealthProbe, OnFailure, OnTimeout, SsmKind, Step, WaitStep};
 use crate::stepmap::StepEntry;
@@ -333,27 +333,14 @@ fn emit_instance_step(
         let branches = all
             .iter()
             .map(|batch| {
-                let mut branch = States::new();
+                let mut scope = States::new();
                 let end = ctx.claim(&format!("Batch done · {label}{}", batch.suffix), key);
-                branch.insert(end.clone(), pass(None, None, None, Transition::End));
-                let start = emit_batch_step(ctx, batch, key, label, step, &mut branch, &end);
-                Branch {
-                    start_at: start.clone(),
-                    states: super::ctx::order(&start, branch),
-                }
+                scope.insert(end.clone(), pass(None, None, None, Transition::End));
+                let start = emit_batch_step(ctx, batch, key, label, step, &mut scope, &end);
+                branch(start, scope)
             })
             .collect();
-        inner.insert(
-            name.clone(),
-            State::Parallel(Parallel {
-                comment: None,
-                branches,
-                result_path: Some(ResultPath::Discard),
-                retry: Vec::new(),
-                catch: Vec::new(),
-                transition: Transition::next(&done),
-            }),
-        );
+        inner.insert(name.clone(), parallel(branches, Transition::next(&done)));
         name
     };
     let start = ctx.claim(&format!("Start · {label}"), key);
@@ -614,10 +601,7 @@ fn emit_command(
     let mut inner = States::new();
     let ok = ctx.claim(&format!("Succeeded on instance · {name}"), key);
     let failed = ctx.claim(&format!("Failed on instance · {name}"), key);
-    inner.insert(
-        ok.clone(),
-        State::Succeed(crate::asl::Succeed { comment: None }),
-    );
+    inner.insert(ok.clone(), succeed());
     inner.insert(
         failed.clone(),
         fail(
@@ -670,26 +654,19 @@ fn emit_command(
     let start = poll.emit(&mut inner);
     states.insert(
         each,
-        State::Map(MapState {
-            comment: None,
-            items_path: "$.instances.ids".into(),
-            item_selector: Some(json!({
+        inline_map(
+            "$.instances.ids",
+            json!({
                 "instanceId.$": "$$.Map.Item.Value",
                 "commandId.$": "$.command.commandId",
                 "input.$": "$.input",
                 "tick.$": "$.tick",
                 "elapsed": 0
-            })),
-            max_concurrency: 20,
-            item_processor: ItemProcessor {
-                processor_config: json!({"Mode": "INLINE"}),
-                start_at: start.clone(),
-                states: super::ctx::order(&start, inner),
-            },
-            result_path: Some(ResultPath::Discard),
-            catch: Vec::new(),
-            transition: Transition::next(done),
-        }),
+            }),
+            20,
+            branch(start.clone(), inner),
+            Transition::next(done),
+        ),
     );
     send
 }
@@ -711,10 +688,7 @@ fn emit_automation(
     let start_exec = ctx.claim(&format!("Start automation · {name}"), key);
     let ok = ctx.claim(&format!("Automation succeeded · {name}"), key);
     let failed = ctx.claim(&format!("Automation failed · {name}"), key);
-    inner.insert(
-        ok.clone(),
-        State::Succeed(crate::asl::Succeed { comment: None }),
-    );
+    inner.insert(ok.clone(), succeed());
     inner.insert(
         failed.clone(),
         fail(
@@ -785,25 +759,18 @@ fn emit_automation(
     );
     states.insert(
         each.clone(),
-        State::Map(MapState {
-            comment: None,
-            items_path: "$.instances.ids".into(),
-            item_selector: Some(json!({
+        inline_map(
+            "$.instances.ids",
+            json!({
                 "instanceId.$": "$$.Map.Item.Value",
                 "input.$": "$.input",
                 "tick.$": "$.tick",
                 "elapsed": 0
-            })),
-            max_concurrency: 10,
-            item_processor: ItemProcessor {
-                processor_config: json!({"Mode": "INLINE"}),
-                start_at: start_exec.clone(),
-                states: super::ctx::order(&start_exec, inner),
-            },
-            result_path: Some(ResultPath::Discard),
-            catch: Vec::new(),
-            transition: Transition::next(done),
-        }),
+            }),
+            10,
+            branch(start_exec.clone(), inner),
+            Transition::next(done),
+        ),
     );
     each
 }

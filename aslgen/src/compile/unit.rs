@@ -2,12 +2,13 @@
 //! instances, then its steps; wrapped in one box whose Catch applies criticality.
 
 use super::ctx::{
-    Ctx, Poll, Record, catch_all, choice, errors, fail, pass, task_base, transient_retry, wrap,
+    Ctx, Poll, Record, branch, catch_all, choice, errors, fail, parallel, pass, task_base,
+    transient_retry, wrap,
 };
 use super::steps;
 use crate::asl::{
-    Branch, Catch, ChoiceRule, Condition, ErrorName, Parallel, Resource, ResultPath, Retry, State,
-    States, Task, Transition,
+    Catch, ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task,
+    Transition,
 };
 use crate::flow::{MAX_JOBS_IN_FLIGHT, MAX_SERVERS_IN_FLIGHT, MAX_SERVERS_PER_JOB, Segment};
 use crate::model::Criticality;
@@ -178,25 +179,12 @@ fn emit_launch(ctx: &mut Ctx, unit: &Unit, states: &mut States, next: Transition
         let branches = round
             .iter()
             .map(|batch| {
-                let mut branch = States::new();
-                let start = emit_batch_launch(ctx, unit, batch, &mut branch, Transition::End);
-                Branch {
-                    start_at: start.clone(),
-                    states: super::ctx::order(&start, branch),
-                }
+                let mut scope = States::new();
+                let start = emit_batch_launch(ctx, unit, batch, &mut scope, Transition::End);
+                branch(start, scope)
             })
             .collect();
-        states.insert(
-            name.clone(),
-            State::Parallel(Parallel {
-                comment: None,
-                branches,
-                result_path: Some(ResultPath::Discard),
-                retry: Vec::new(),
-                catch: Vec::new(),
-                transition: after,
-            }),
-        );
+        states.insert(name.clone(), parallel(branches, after));
         after = Transition::next(name);
     }
     after.target().map(str::to_owned).unwrap_or_default()
@@ -480,26 +468,13 @@ pub fn emit_running(
     let branches = all
         .iter()
         .map(|batch| {
-            let mut branch = States::new();
+            let mut scope = States::new();
             let start =
-                emit_batch_running(ctx, unit, batch, key, what, &mut branch, Transition::End);
-            Branch {
-                start_at: start.clone(),
-                states: super::ctx::order(&start, branch),
-            }
+                emit_batch_running(ctx, unit, batch, key, what, &mut scope, Transition::End);
+            branch(start, scope)
         })
         .collect();
-    states.insert(
-        name.clone(),
-        State::Parallel(Parallel {
-            comment: None,
-            branches,
-            result_path: Some(ResultPath::Discard),
-            retry: Vec::new(),
-            catch: Vec::new(),
-            transition: next,
-        }),
-    );
+    states.insert(name.clone(), parallel(branches, next));
     name
 }
 
