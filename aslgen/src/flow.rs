@@ -107,8 +107,9 @@ pub fn plan_wave(resolved: &Resolved, wave: &ResolvedWave) -> WaveFlow {
         if !s.launches() {
             return (0, 0);
         }
-        let servers = resolved.units[s.unit].servers.len();
-        let jobs = servers.div_ceil(MAX_SERVERS_PER_JOB);
+        let unit = &resolved.units[s.unit];
+        let servers = unit.servers.len();
+        let jobs = servers.div_ceil(unit.batch_size());
         // A unit never has more than one round of its own batches in flight.
         (
             jobs.min(MAX_JOBS_IN_FLIGHT)

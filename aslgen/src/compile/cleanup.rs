@@ -4,7 +4,8 @@
 //! carries the whole fleet; a Map terminates each batch and waits for DRS's job.
 
 use super::ctx::{
-    Ctx, Poll, branch, choice, errors, inline_map, pass, succeed, task_base, transient_retry,
+    Ctx, Poll, Service, branch, choice, errors, inline_map, pass, succeed, task_base,
+    transient_retry,
 };
 use crate::asl::{
     ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task, Transition,
@@ -80,7 +81,7 @@ fn batch_processor(ctx: &mut Ctx, key: &str, part: &str) -> (String, States) {
                 json!({"ids.$": "$.Items[?(@.IsDrill == true)].RecoveryInstanceID"}),
             ),
             result_path: Some(ResultPath::at("$.drill")),
-            retry: vec![transient_retry("Drs")],
+            retry: vec![transient_retry(Service::Drs)],
             transition: Transition::next(&any),
             ..task_base()
         }),
@@ -111,7 +112,7 @@ fn batch_processor(ctx: &mut Ctx, key: &str, part: &str) -> (String, States) {
             parameters: Some(json!({"Filters": {"JobIDs.$": "States.Array($.terminate.jobId)"}})),
             result_selector: Some(json!({"status.$": "$.Items[0].Status"})),
             result_path: Some(ResultPath::at("$.job")),
-            retry: vec![transient_retry("Drs")],
+            retry: vec![transient_retry(Service::Drs)],
             ..task_base()
         },
         rules: vec![ChoiceRule::new(
@@ -132,7 +133,7 @@ fn batch_processor(ctx: &mut Ctx, key: &str, part: &str) -> (String, States) {
             result_path: Some(ResultPath::at("$.terminate")),
             // Terminating twice is harmless, so every transient error may be retried.
             retry: vec![
-                transient_retry("Drs"),
+                transient_retry(Service::Drs),
                 Retry::backoff(vec![ErrorName::custom("Drs.ConflictException")], 5),
             ],
             transition: Transition::next(poll_start),

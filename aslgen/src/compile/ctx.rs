@@ -254,16 +254,29 @@ pub fn catch_all(next: &str) -> Catch {
     }
 }
 
-/// Retries for throttling and transient service errors of a read-only or idempotent call.
-pub fn transient_retry(service: &str) -> Retry {
-    Retry::backoff(
-        vec![
-            ErrorName::custom(format!("{service}.ThrottlingException")),
-            ErrorName::custom(format!("{service}.InternalServerException")),
-            ErrorName::custom(format!("{service}.ServiceUnavailableException")),
+/// Services the machines call through SDK integrations, for their error names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Drs,
+    Ec2,
+    Ssm,
+}
+
+/// Retries for throttling and transient errors of a read-only or idempotent call, named
+/// as Step Functions names them: `<Service>.<error shape>` (with `Exception` appended
+/// when the shape lacks it), and `<Service>.<Service>Exception` for errors the service
+/// model does not declare — which is every EC2 error, since EC2's model declares none.
+pub fn transient_retry(service: Service) -> Retry {
+    let names: &[&str] = match service {
+        Service::Drs => &["Drs.ThrottlingException", "Drs.InternalServerException"],
+        // Throttling, 5xx and "instance not visible yet" all arrive as this one name.
+        Service::Ec2 => &["Ec2.Ec2Exception"],
+        Service::Ssm => &[
+            "Ssm.ThrottlingException",
+            "Ssm.InternalServerErrorException",
         ],
-        6,
-    )
+    };
+    Retry::backoff(names.iter().map(|n| ErrorName::custom(*n)).collect(), 6)
 }
 
 /// Wraps a scope in a one-branch Parallel: the console draws it as a labelled box, and

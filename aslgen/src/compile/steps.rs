@@ -2,8 +2,8 @@
 //! health checks on recovered instances.
 
 use super::ctx::{
-    Ctx, Poll, Record, branch, catch_all, errors, fail, inline_map, intrinsic_literal, parallel,
-    pass, succeed, task_base, transient_retry, wait_seconds, wrap,
+    Ctx, Poll, Record, Service, branch, catch_all, errors, fail, inline_map, intrinsic_literal,
+    parallel, pass, succeed, task_base, transient_retry, wait_seconds, wrap,
 };
 use super::unit::{Batch, batches, find_instances};
 use crate::asl::{
@@ -476,7 +476,7 @@ fn emit_ec2_status(
             parameters: Some(super::unit::ready_filter("$.instances.ids", false)),
             result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
             result_path: Some(ResultPath::at("$.status")),
-            retry: vec![transient_retry("Ec2")],
+            retry: vec![transient_retry(Service::Ec2)],
             ..task_base()
         },
         rules: vec![ChoiceRule::new(
@@ -551,7 +551,7 @@ fn emit_probe(
                 "elapsed": 0
             })),
             result_path: Some(ResultPath::at("$.addresses")),
-            retry: vec![transient_retry("Ec2")],
+            retry: vec![transient_retry(Service::Ec2)],
             transition: Transition::next(entry),
             ..task_base()
         }),
@@ -593,7 +593,7 @@ fn emit_command(
             parameters: Some(params),
             result_selector: Some(json!({"commandId.$": "$.Command.CommandId"})),
             result_path: Some(ResultPath::at("$.command")),
-            retry: vec![transient_retry("Ssm")],
+            retry: vec![transient_retry(Service::Ssm)],
             transition: Transition::next(&each),
             ..task_base()
         }),
@@ -628,7 +628,7 @@ fn emit_command(
                     vec![ErrorName::custom("Ssm.InvocationDoesNotExistException")],
                     6,
                 ),
-                transient_retry("Ssm"),
+                transient_retry(Service::Ssm),
             ],
             ..task_base()
         },
@@ -712,7 +712,7 @@ fn emit_automation(
                 json!({"status.$": "$.AutomationExecution.AutomationExecutionStatus"}),
             ),
             result_path: Some(ResultPath::at("$.execution")),
-            retry: vec![transient_retry("Ssm")],
+            retry: vec![transient_retry(Service::Ssm)],
             ..task_base()
         },
         rules: vec![
@@ -752,7 +752,7 @@ fn emit_automation(
             parameters: Some(json!({"DocumentName": document, "Parameters": params})),
             result_selector: Some(json!({"id.$": "$.AutomationExecutionId"})),
             result_path: Some(ResultPath::at("$.automation")),
-            retry: vec![transient_retry("Ssm")],
+            retry: vec![transient_retry(Service::Ssm)],
             transition: Transition::next(poll_start),
             ..task_base()
         }),

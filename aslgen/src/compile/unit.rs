@@ -2,7 +2,7 @@
 //! instances, then its steps; wrapped in one box whose Catch applies criticality.
 
 use super::ctx::{
-    Ctx, Poll, Record, branch, catch_all, choice, errors, fail, parallel, pass, task_base,
+    Ctx, Poll, Record, Service, branch, catch_all, choice, errors, fail, parallel, pass, task_base,
     transient_retry, wrap,
 };
 use super::steps;
@@ -31,7 +31,7 @@ pub struct Batch<'u> {
 }
 
 pub fn batches(unit: &Unit) -> Vec<Batch<'_>> {
-    let chunks: Vec<&[String]> = unit.servers.chunks(MAX_SERVERS_PER_JOB).collect();
+    let chunks: Vec<&[String]> = unit.servers.chunks(unit.batch_size()).collect();
     let total = chunks.len();
     chunks
         .into_iter()
@@ -285,7 +285,7 @@ fn emit_batch_launch(
                 "launched.$": "$.Items[0].ParticipatingServers[?(@.LaunchStatus == 'LAUNCHED')].SourceServerID",
             })),
             result_path: Some(ResultPath::at("$.job")),
-            retry: vec![transient_retry("Drs")],
+            retry: vec![transient_retry(Service::Drs)],
             ..task_base()
         },
         rules: Vec::new(),
@@ -352,7 +352,7 @@ fn emit_batch_launch(
             parameters: Some(json!({"Filters": {"SourceServerIDs": [batch.servers[0]]}})),
             result_selector: Some(json!({"lifeCycle.$": "$.Items[0].LifeCycle"})),
             result_path: Some(ResultPath::at("$.found")),
-            retry: vec![transient_retry("Drs")],
+            retry: vec![transient_retry(Service::Drs)],
             transition: Transition::next(&found),
             ..task_base()
         }),
@@ -501,7 +501,7 @@ pub fn find_instances(
                 "elapsed": 0
             })),
             result_path: Some(ResultPath::at("$.instances")),
-            retry: vec![transient_retry("Drs")],
+            retry: vec![transient_retry(Service::Drs)],
             transition: Transition::next(&found),
             ..task_base()
         }),
@@ -559,13 +559,7 @@ fn emit_batch_running(
             parameters: Some(ready_filter("$.instances.ids", true)),
             result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
             result_path: Some(ResultPath::at("$.status")),
-            retry: vec![
-                transient_retry("Ec2"),
-                Retry::backoff(
-                    vec![ErrorName::custom("Ec2.InvalidInstanceIDNotFoundException")],
-                    5,
-                ),
-            ],
+            retry: vec![transient_retry(Service::Ec2)],
             ..task_base()
         },
         // Ready when as many instances pass the filters as the batch has servers.

@@ -4,9 +4,13 @@
 use super::{MAX_PLAN_SERVERS, Problems, fields, graph};
 use crate::inventory::Inventory;
 use crate::model::{
-    Condition, Criticality, Dependency, DrillCleanup, Duration, PlanDocument, Step, Wave,
+    Condition, Criticality, Dependency, DrillCleanup, Duration, HealthProbe, PlanDocument, Step,
+    Wave,
 };
 use std::collections::{BTreeSet, HashMap};
+
+/// SSM SendCommand takes at most this many instance IDs.
+pub const MAX_INSTANCES_PER_COMMAND: usize = 50;
 
 /// How far a unit has got; the same scale as a dependency's condition.
 pub type Stage = Condition;
@@ -44,6 +48,20 @@ impl Unit {
             Stage::Running
         } else {
             Stage::Launched
+        }
+    }
+
+    /// Servers per StartRecovery: DRS's per-job quota, or SSM's per-command limit when
+    /// the unit runs SSM documents, so one batch's instances always fit one SendCommand.
+    pub fn batch_size(&self) -> usize {
+        let runs_commands = self.steps.iter().any(|step| {
+            matches!(step, Step::Ssm(_))
+                || matches!(step, Step::HealthCheck(h) if matches!(h.check, HealthProbe::Ssm { .. }))
+        });
+        if runs_commands {
+            MAX_INSTANCES_PER_COMMAND
+        } else {
+            crate::flow::MAX_SERVERS_PER_JOB
         }
     }
 

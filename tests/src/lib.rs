@@ -1,0 +1,366 @@
+//! Harness for the system tests: the offline AWS (moto + DRS simulator) with clients,
+//! the tables and topics the machines need, and helpers to run machines and read what
+//! they did.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use drs_sim::emulator::{Emulator, Options};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use drs_sim::faults::Faults;
+pub use drs_sim::world::Timing;
+
+pub const TABLE: &str = "drs-orchestrator";
+pub const TOPIC: &str = "drs-orchestrator-notifications";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/drs-orchestrator-plans";
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn fleet() -> aslgen::Inventory {
+    let text = std::fs::read_to_string(root().join("examples/fleet.yaml")).expect("fleet.yaml");
+    aslgen::parse::inventory(&text, "fleet.yaml").expect("fleet parses")
+}
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub struct Env {
+    pub emulator: Emulator,
+    pub sfn: aws_sdk_sfn::Client,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub drs: aws_sdk_drs::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+/// How to set the simulator up for one test.
+pub struct Setup {
+    pub inventory: aslgen::Inventory,
+    pub speed: f64,
+    pub timing: Timing,
+    pub faults: Faults,
+    pub probe_ports: HashMap<u16, u16>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            inventory: fleet(),
+            speed: 600.0,
+            timing: Timing::default(),
+            faults: Faults::default(),
+            probe_ports: HashMap::new(),
+        }
+    }
+}
+
+pub fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
+}
+
+pub fn text(item: &Item, key: &str) -> String {
+    match item.get(key) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        Some(AttributeValue::Bool(b)) => b.to_string(),
+        Some(AttributeValue::N(n)) => n.clone(),
+        _ => String::new(),
+    }
+}
+
+impl Env {
+    pub async fn start(setup: Setup) -> Env {
+        let emulator = Emulator::start(Options {
+            root: root(),
+            port: 0,
+            moto_port: 0,
+            sim: drs_sim::Config {
+                speed: setup.speed,
+                timing: setup.timing,
+                inventory: setup.inventory,
+                faults: setup.faults,
+                probe_ports: setup.probe_ports,
+                ..drs_sim::Config::default()
+            },
+        })
+        .await
+        .unwrap_or_else(|e| panic!("emulator: {e}"));
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(emulator.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "test", "test", None, None, "static",
+            ))
+            .load()
+            .await;
+        let env = Env {
+            sfn: aws_sdk_sfn::Client::new(&config),
+            ddb: aws_sdk_dynamodb::Client::new(&config),
+            drs: aws_sdk_drs::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            emulator,
+        };
+        env.ddb
+            .create_table()
+            .table_name(TABLE)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create table");
+        env.sns
+            .create_topic()
+            .name(TOPIC)
+            .send()
+            .await
+            .expect("create topic");
+        env
+    }
+
+    pub fn sim(&self) -> &drs_sim::Sim {
+        &self.emulator.sim
+    }
+
+    /// Creates a state machine from ASL text; returns its ARN.
+    pub async fn deploy(&self, name: &str, definition: &str) -> String {
+        self.sfn
+            .create_state_machine()
+            .name(name)
+            .definition(definition)
+            .role_arn(ROLE)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e:?}"))
+            .state_machine_arn
+    }
+
+    pub async fn start_execution(&self, machine: &str, name: &str, input: &str) -> String {
+        self.sfn
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("start {name}: {e:?}"))
+            .execution_arn
+    }
+
+    /// Waits for the execution to end; returns its status, error and cause.
+    pub async fn wait(
+        &self,
+        execution: &str,
+        limit: Duration,
+    ) -> (ExecutionStatus, String, String) {
+        let started = Instant::now();
+        loop {
+            let out = self
+                .sfn
+                .describe_execution()
+                .execution_arn(execution)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("describe: {e:?}"));
+            if out.status != ExecutionStatus::Running {
+                return (
+                    out.status,
+                    out.error.unwrap_or_default(),
+                    out.cause.unwrap_or_default(),
+                );
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{execution} still running after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn history(&self, execution: &str) -> Vec<HistoryEvent> {
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sfn
+                .get_execution_history()
+                .execution_arn(execution)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("history: {e:?}"));
+            events.extend(page.events);
+            token = page.next_token;
+            if token.is_none() {
+                return events;
+            }
+        }
+    }
+
+    /// Every item under the execution: `EXECUTION` and `STEP#…`.
+    pub async fn records(&self, execution_name: &str) -> HashMap<String, Item> {
+        let out = self
+            .ddb
+            .query()
+            .table_name(TABLE)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&format!("EXEC#{execution_name}")))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("query: {e:?}"));
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| (text(&item, "sk"), item))
+            .collect()
+    }
+
+    /// The execution's records, one line each, for failure messages.
+    pub async fn explain(&self, execution_name: &str) -> String {
+        let mut lines: Vec<String> = self
+            .records(execution_name)
+            .await
+            .iter()
+            .map(|(sk, item)| {
+                format!(
+                    "{sk}: {} {} {}",
+                    text(item, "status"),
+                    text(item, "errorName"),
+                    text(item, "errorCause")
+                )
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    }
+
+    /// Pending approvals (items the machines stored with their task tokens).
+    pub async fn pending_approvals(&self) -> Vec<Item> {
+        let out = self
+            .ddb
+            .scan()
+            .table_name(TABLE)
+            .filter_expression("sk = :a AND #s = :p")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":a", s("APPROVAL"))
+            .expression_attribute_values(":p", s("PENDING"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan: {e:?}"));
+        out.items.unwrap_or_default()
+    }
+
+    /// Waits for a pending approval to appear.
+    pub async fn next_approval(&self, limit: Duration) -> Item {
+        let started = Instant::now();
+        loop {
+            if let Some(item) = self.pending_approvals().await.into_iter().next() {
+                return item;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "no approval requested within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Decides an approval the way the API does: mark it, then answer the task token.
+    pub async fn decide(&self, approval: &Item, approve: bool) {
+        let decision = if approve { "APPROVED" } else { "REJECTED" };
+        self.ddb
+            .update_item()
+            .table_name(TABLE)
+            .key("pk", approval["pk"].clone())
+            .key("sk", approval["sk"].clone())
+            .update_expression("SET #s = :d")
+            .condition_expression("#s = :p")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":d", s(decision))
+            .expression_attribute_values(":p", s("PENDING"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("decide: {e:?}"));
+        let token = text(approval, "taskToken");
+        if approve {
+            self.sfn
+                .send_task_success()
+                .task_token(token)
+                .output(r#"{"decision":"APPROVED"}"#)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("send_task_success: {e:?}"));
+        } else {
+            self.sfn
+                .send_task_failure()
+                .task_token(token)
+                .error(aslgen::compile::errors::APPROVAL_REJECTED)
+                .cause("rejected by the test")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("send_task_failure: {e:?}"));
+        }
+    }
+
+    /// StartRecovery calls the simulator answered with a job, by unit tag.
+    pub fn launches(&self) -> Vec<(String, drs_sim::world::Call)> {
+        self.sim()
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "StartRecovery")
+            .map(|c| {
+                let unit = c.request["tags"]["drsOrchestratorUnit"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                (unit, c)
+            })
+            .collect()
+    }
+
+    /// Drill recovery instances still alive in the simulator.
+    pub fn live_drill_instances(&self) -> usize {
+        let world = drs_sim::server::lock(&self.sim().world);
+        world.instances.values().filter(|r| r.drill).count()
+    }
+
+    pub async fn stop(self) {
+        self.emulator.stop().await;
+    }
+}
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key")
+}
+
+/// Compiles a plan text with the default deployment (the emulator's account and names).
+pub fn compile(plan: &str, inventory: Option<&aslgen::Inventory>) -> String {
+    let doc = aslgen::parse::plan_document(plan, "test plan").unwrap_or_else(|e| panic!("{e}"));
+    let resolved = aslgen::validate(&doc, inventory).unwrap_or_else(|e| panic!("{e}"));
+    aslgen::compile(&resolved, &aslgen::Deployment::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .definition()
+}
+
+pub fn statemachine(id: &str) -> String {
+    std::fs::read_to_string(root().join(format!("statemachines/{id}.asl.json")))
+        .expect("checked-in machine")
+}

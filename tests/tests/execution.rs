@@ -1,0 +1,410 @@
+//! Compiled machines executed in moto's Step Functions engine against the DRS simulator.
+//! Each test starts its own emulator on free loopback ports.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use std::collections::HashMap;
+use std::time::Duration;
+use system_tests::{Env, Faults, Setup, compile, fleet, statemachine, text};
+
+const LIMIT: Duration = Duration::from_secs(120);
+/// One-second polls: the simulator (600× real time) finishes a launch within one poll.
+const FAST: &str = r#"{"mode": "DRILL", "pollSeconds": 1}"#;
+/// Back-to-back polls, each counted as one second against deadlines.
+const BUSY: &str = r#"{"mode": "DRILL", "pollSeconds": 0}"#;
+
+/// Sim time at which each unit's job had every server launched.
+fn launched_at(env: &Env) -> HashMap<String, i64> {
+    let world = drs_sim::server::lock(&env.sim().world);
+    world
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let unit = job.tags.get("drsOrchestratorUnit")?.clone();
+            let last = job
+                .log
+                .iter()
+                .filter(|l| l.event == "LAUNCH_START")
+                .map(|l| l.at)
+                .max()?;
+            Some((unit, last))
+        })
+        .collect()
+}
+
+fn unit_of(tag: &str) -> &str {
+    tag.split('/').nth(1).unwrap_or("")
+}
+
+/// Local listeners standing in for the recovered instances' services.
+async fn listen() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (port, task)
+}
+
+async fn three_tier_env() -> (Env, Vec<tokio::task::JoinHandle<()>>) {
+    let (db_port, db) = listen().await;
+    let (app_port, app) = listen().await;
+    let env = Env::start(Setup {
+        probe_ports: HashMap::from([(5432, db_port), (8080, app_port)]),
+        ..Setup::default()
+    })
+    .await;
+    (env, vec![db, app])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_tier_drill_honours_waves_dependencies_and_approval() {
+    let (env, _listeners) = three_tier_env().await;
+    let machine = env
+        .deploy("drs-plan-shop-dr", &statemachine("shop-dr"))
+        .await;
+    let execution = env.start_execution(&machine, "drill-1", FAST).await;
+
+    // The approval before the web wave blocks it.
+    let approval = env.next_approval(LIMIT).await;
+    assert_eq!(text(&approval, "stepKey"), "w3.before1");
+    assert_eq!(text(&approval, "planId"), "shop-dr");
+    assert!(
+        text(&approval, "taskToken").len() > 10,
+        "the token is stored with the approval"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !env.launches()
+            .iter()
+            .any(|(unit, _)| unit_of(unit) == "w3.shop-web"),
+        "web launched before its approval"
+    );
+    // The email carries the approval link, never the token.
+    let calls = env.sim().calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.service == "sns" && c.operation.contains("Publish") || c.service == "sns")
+    );
+
+    env.decide(&approval, true).await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error}: {cause}");
+
+    // Launch order: every dependency's target launched (and, for running/healthy, more)
+    // before its dependent's StartRecovery; waves in order.
+    let launches = env.launches();
+    let at = launched_at(&env);
+    let start_of = |unit: &str| {
+        launches
+            .iter()
+            .find(|(u, c)| unit_of(u) == unit && c.status == 202)
+            .map(|(_, c)| drs_sim::clock::parse_iso(&c.sim_time).unwrap())
+            .unwrap_or_else(|| panic!("{unit} never launched"))
+    };
+    let done = |unit: &str| {
+        *at.iter()
+            .find(|(u, _)| unit_of(u) == unit)
+            .map(|(_, t)| t)
+            .unwrap_or_else(|| panic!("{unit} never finished launching"))
+    };
+    for (before, after) in [
+        ("w1.shop-db", "w2.shop-app"),
+        ("w1.shop-db", "w2.shop-reporting"),
+        ("w2.shop-app", "w3.shop-web"),
+        ("w2.shop-reporting", "w3.shop-web"),
+    ] {
+        assert!(
+            done(before) <= start_of(after),
+            "{after} started before {before} had launched"
+        );
+    }
+    // `healthy`: the DB's TCP probe ran before the app tier launched.
+    let calls = env.sim().calls();
+    let app_start = calls
+        .iter()
+        .find(|c| {
+            c.operation == "StartRecovery"
+                && c.request["tags"]["drsOrchestratorUnit"]
+                    .as_str()
+                    .is_some_and(|u| unit_of(u) == "w2.shop-app")
+        })
+        .unwrap()
+        .seq;
+    let db_probe = calls
+        .iter()
+        .filter(|c| c.service == "lambda" && c.request["port"] == 5432)
+        .map(|c| c.seq)
+        .max()
+        .expect("the DB was probed");
+    assert!(
+        db_probe < app_start,
+        "app launched before the DB was healthy"
+    );
+
+    // One StartRecovery per unit, no retries needed.
+    assert_eq!(launches.len(), 4, "{launches:?}");
+
+    // Progress records written by the machine.
+    let records = env.records("drill-1").await;
+    assert_eq!(text(&records["EXECUTION"], "status"), "SUCCEEDED");
+    for unit in [
+        "w1.shop-db",
+        "w2.shop-app",
+        "w2.shop-reporting",
+        "w3.shop-web",
+    ] {
+        let record = &records[&format!("STEP#{unit}")];
+        assert_eq!(text(record, "status"), "SUCCEEDED", "{unit}: {record:?}");
+    }
+    assert_eq!(text(&records["STEP#w3.before1"], "status"), "APPROVED");
+
+    // The drill policy cleans up as soon as the plan ends.
+    assert_eq!(
+        env.live_drill_instances(),
+        0,
+        "drill instances left running"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejection_fails_the_plan_and_cleans_up_the_drill() {
+    let (env, _listeners) = three_tier_env().await;
+    let machine = env
+        .deploy("drs-plan-shop-dr", &statemachine("shop-dr"))
+        .await;
+    let execution = env.start_execution(&machine, "rejected", FAST).await;
+    let approval = env.next_approval(LIMIT).await;
+    env.decide(&approval, false).await;
+    let (status, error, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error, aslgen::compile::errors::PLAN_FAILED);
+    let records = env.records("rejected").await;
+    assert_eq!(text(&records["STEP#w3.before1"], "status"), "REJECTED");
+    assert_eq!(text(&records["EXECUTION"], "status"), "FAILED");
+    assert_eq!(
+        text(&records["EXECUTION"], "errorName"),
+        aslgen::compile::errors::APPROVAL_REJECTED
+    );
+    assert!(
+        env.launches()
+            .iter()
+            .all(|(u, _)| unit_of(u) != "w3.shop-web")
+    );
+    assert_eq!(
+        env.live_drill_instances(),
+        0,
+        "rejected drill left instances running"
+    );
+    env.stop().await;
+}
+
+const SMALL: &str = r#"
+protectionGroups:
+  - {id: core, name: Core, servers: [s-0a1b2c3d4e5f6001b, s-0a1b2c3d4e5f6001c]}
+  - {id: extra, name: Extra, servers: [s-0a1b2c3d4e5f6001d]}
+plan:
+  id: small
+  name: Small
+  defaults: {launchTimeout: 2m}
+  waves:
+    - name: One
+      groups:
+        - group: core
+        - group: extra
+          criticality: optional
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_failure_warns_and_critical_failure_stops() {
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f6001d".into(),
+        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
+    );
+    let env = Env::start(Setup {
+        faults,
+        ..Setup::default()
+    })
+    .await;
+    let machine = env.deploy("drs-plan-small", &compile(SMALL, None)).await;
+    let execution = env.start_execution(&machine, "optional", FAST).await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error}: {cause}");
+    let records = env.records("optional").await;
+    let extra = &records["STEP#w1.extra"];
+    assert_eq!(text(extra, "status"), "FAILED");
+    assert_eq!(text(extra, "critical"), "false");
+    assert_eq!(
+        text(extra, "errorName"),
+        aslgen::compile::errors::LAUNCH_FAILED
+    );
+    assert_eq!(text(&records["STEP#w1.core"], "status"), "SUCCEEDED");
+    assert_eq!(env.live_drill_instances(), 0);
+
+    // The same failure in the critical group fails the plan, and the drill is cleaned up.
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f6001b".into(),
+        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
+    );
+    env.sim().reset();
+    env.sim().set_faults(faults);
+    let execution = env.start_execution(&machine, "critical", FAST).await;
+    let (status, _, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    let records = env.records("critical").await;
+    assert_eq!(text(&records["STEP#w1.core"], "status"), "FAILED");
+    assert_eq!(text(&records["STEP#w1.core"], "critical"), "true");
+    assert_eq!(text(&records["EXECUTION"], "status"), "FAILED");
+    assert_eq!(
+        env.live_drill_instances(),
+        0,
+        "failed drill left instances running"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_ambiguous_failures_never_double_launch() {
+    let faults: Faults = serde_json::from_str(
+        r#"{"operations": {"StartRecovery": {"throttle": 2, "serverErrorAfterCommit": 1}}}"#,
+    )
+    .unwrap();
+    let env = Env::start(Setup {
+        faults,
+        ..Setup::default()
+    })
+    .await;
+    let machine = env.deploy("drs-plan-small", &compile(SMALL, None)).await;
+    let execution = env.start_execution(&machine, "faults", FAST).await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error}: {cause}\n{}",
+        env.explain("faults").await
+    );
+    let launches = env.launches();
+    let refused = launches.iter().filter(|(_, c)| c.status == 429).count();
+    let ambiguous = launches.iter().filter(|(_, c)| c.status == 500).count();
+    assert_eq!((refused, ambiguous), (2, 1), "{launches:?}");
+    // Exactly one job per unit exists, although StartRecovery answered 500 once.
+    let world = drs_sim::server::lock(&env.sim().world);
+    let mut per_unit: HashMap<String, usize> = HashMap::new();
+    for job in &world.jobs {
+        if let Some(unit) = job.tags.get("drsOrchestratorUnit") {
+            *per_unit.entry(unit.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(per_unit.len(), 2, "{per_unit:?}");
+    assert!(
+        per_unit.values().all(|&n| n == 1),
+        "a unit was launched twice: {per_unit:?}"
+    );
+    drop(world);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_job_hits_its_deadline() {
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f6001c".into(),
+        serde_json::from_str(r#"{"launch": "stuck"}"#).unwrap(),
+    );
+    let env = Env::start(Setup {
+        faults,
+        ..Setup::default()
+    })
+    .await;
+    let plan = SMALL.replace("launchTimeout: 2m", "launchTimeout: 1m");
+    let machine = env.deploy("drs-plan-small", &compile(&plan, None)).await;
+    let execution = env.start_execution(&machine, "stuck", BUSY).await;
+    let (status, _, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    let records = env.records("stuck").await;
+    assert_eq!(
+        text(&records["STEP#w1.core"], "errorName"),
+        aslgen::compile::errors::LAUNCH_TIMED_OUT
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_3000_server_plan_stays_within_history_and_payload_limits() {
+    let servers: Vec<aslgen::inventory::SourceServer> = (1..=3000)
+        .map(|n| aslgen::inventory::SourceServer {
+            id: aslgen::synth::server_id(n),
+            hostname: format!("host-{n}"),
+            tags: Default::default(),
+            replication_state: "CONTINUOUS".into(),
+            lag_seconds: 0,
+        })
+        .collect();
+    let env = Env::start(Setup {
+        inventory: aslgen::Inventory { servers },
+        speed: 3_000.0,
+        ..Setup::default()
+    })
+    .await;
+    let machine = env
+        .deploy("drs-plan-synthetic-3000", &statemachine("synthetic-3000"))
+        .await;
+    let started = std::time::Instant::now();
+    let execution = env.start_execution(&machine, "big", FAST).await;
+    let (status, error, cause) = env.wait(&execution, Duration::from_secs(900)).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error}: {cause}");
+    let history = env.history(&execution).await;
+    let largest = history
+        .iter()
+        .filter_map(|e| {
+            let entered = e
+                .state_entered_event_details
+                .as_ref()
+                .and_then(|d| d.input.as_ref());
+            let exited = e
+                .state_exited_event_details
+                .as_ref()
+                .and_then(|d| d.output.as_ref());
+            entered.or(exited).map(String::len)
+        })
+        .max()
+        .unwrap_or(0);
+    println!(
+        "3,000 servers: {} history events, largest state payload {largest} bytes, {:.1} s wall",
+        history.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(history.len() < 25_000, "{} history events", history.len());
+    assert!(largest < 64 * 1024, "a state carried {largest} bytes");
+    assert_eq!(
+        env.launches()
+            .iter()
+            .filter(|(_, c)| c.status == 202)
+            .count(),
+        60
+    );
+    assert_eq!(env.live_drill_instances(), 0);
+    env.stop().await;
+}
+
+#[test]
+fn fleet_is_the_demo_fleet() {
+    assert_eq!(fleet().servers.len(), 30);
+}
