@@ -4,22 +4,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
-step "test tools (npm: asl-validator)"
+step "test tools: Python venv (moto, botocore, pytest) and npm (asl-validator)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 
-step "tests"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee "$log"
+step "emulator corrections and AWS model fidelity (pytest)"
+.venv/bin/python -m pytest tests/emulator tests/fidelity -q -p no:cacheprovider 2>&1 | tee -a "$log"
+
+step "Rust tests: units, snapshots, properties, asl-validator, execution in moto with drs-sim"
+CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee -a "$log"
+
+step "every compiled machine against the AWS service models"
+.venv/bin/python tests/fidelity/check_sdk_tasks.py --errors statemachines target/asl-validator
 
 step "benchmarks (figures, not pass/fail)"
 cargo bench -q -p aslgen --bench compile
 
-# One closing line for the whole run, summed over every test binary.
+# One closing line for the whole run, summed over cargo's and pytest's results.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     / passed/ && !/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"

@@ -93,12 +93,10 @@ async fn three_tier_drill_honours_waves_dependencies_and_approval() {
             .any(|(unit, _)| unit_of(unit) == "w3.shop-web"),
         "web launched before its approval"
     );
-    // The email carries the approval link, never the token.
-    let calls = env.sim().calls();
+    // The request went out by SNS (its text is checked where the outbox reads it).
     assert!(
-        calls
-            .iter()
-            .any(|c| c.service == "sns" && c.operation.contains("Publish") || c.service == "sns")
+        env.sim().calls().iter().any(|c| c.service == "sns"),
+        "no SNS publish"
     );
 
     env.decide(&approval, true).await;
@@ -305,9 +303,8 @@ async fn throttling_and_ambiguous_failures_never_double_launch() {
     let ambiguous = launches.iter().filter(|(_, c)| c.status == 500).count();
     assert_eq!((refused, ambiguous), (2, 1), "{launches:?}");
     // Exactly one job per unit exists, although StartRecovery answered 500 once.
-    let world = drs_sim::server::lock(&env.sim().world);
     let mut per_unit: HashMap<String, usize> = HashMap::new();
-    for job in &world.jobs {
+    for job in drs_sim::server::lock(&env.sim().world).jobs.iter() {
         if let Some(unit) = job.tags.get("drsOrchestratorUnit") {
             *per_unit.entry(unit.clone()).or_default() += 1;
         }
@@ -317,7 +314,6 @@ async fn throttling_and_ambiguous_failures_never_double_launch() {
         per_unit.values().all(|&n| n == 1),
         "a unit was launched twice: {per_unit:?}"
     );
-    drop(world);
     env.stop().await;
 }
 
