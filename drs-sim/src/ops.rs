@@ -213,6 +213,17 @@ fn start_recovery(world: &mut World, body: &Value) -> Result<Value, DrsError> {
         });
     }
     let active: Vec<_> = world.jobs.iter().filter(|j| j.is_active()).collect();
+    for job in &active {
+        if let Some(server) = job.servers.iter().find(|s| ids.contains(&s.source)) {
+            return Err(DrsError::Conflict {
+                message: format!(
+                    "source server `{}` is already in active job `{}`",
+                    server.source, job.id
+                ),
+                resource_id: server.source.clone(),
+            });
+        }
+    }
     if active.len() >= MAX_CONCURRENT_JOBS {
         return Err(DrsError::QuotaExceeded {
             message: format!(
@@ -231,17 +242,6 @@ fn start_recovery(world: &mut World, body: &Value) -> Result<Value, DrsError> {
             ),
             quota_code: "L-SERVERS-IN-ACTIVE-JOBS",
         });
-    }
-    for job in &active {
-        if let Some(server) = job.servers.iter().find(|s| ids.contains(&s.source)) {
-            return Err(DrsError::Conflict {
-                message: format!(
-                    "source server `{}` is already in active job `{}`",
-                    server.source, job.id
-                ),
-                resource_id: server.source.clone(),
-            });
-        }
     }
     let drill = body
         .get("isDrill")

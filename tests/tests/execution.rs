@@ -400,6 +400,102 @@ async fn the_3000_server_plan_stays_within_history_and_payload_limits() {
     env.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_timeout_fails_the_plan_and_cleans_up() {
+    let env = Env::start(Setup::default()).await;
+    let plan = format!(
+        "{SMALL}    - name: Two\n      before:\n        - {{type: approval, name: Gate, timeout: 1m}}\n      groups: []\n"
+    )
+    .replace("groups: []", "groups: [{group: late}]")
+    .replace(
+        "protectionGroups:\n",
+        "protectionGroups:\n  - {id: late, name: Late, servers: [s-0a1b2c3d4e5f6001e]}\n",
+    );
+    // Time compression: the compiled approval waits 1 minute; the test waits 3 seconds.
+    let definition =
+        compile(&plan, None).replace("\"TimeoutSeconds\": 60,", "\"TimeoutSeconds\": 3,");
+    assert!(definition.contains("\"TimeoutSeconds\": 3,"));
+    let machine = env.deploy("drs-plan-small", &definition).await;
+    let execution = env.start_execution(&machine, "timeout", FAST).await;
+    let (status, _, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    let records = env.records("timeout").await;
+    assert_eq!(text(&records["STEP#w2.before1"], "status"), "TIMED_OUT");
+    assert_eq!(
+        text(&records["EXECUTION"], "errorName"),
+        aslgen::compile::errors::APPROVAL_TIMED_OUT
+    );
+    assert!(env.launches().iter().all(|(u, _)| unit_of(u) != "w2.late"));
+    assert_eq!(
+        env.live_drill_instances(),
+        0,
+        "timed-out drill left instances running"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_examples_run() {
+    let env = Env::start(Setup::default()).await;
+    // Tag-selected groups, a `healthy` dependency on EC2 status checks, a wave wait.
+    let machine = env.deploy("drs-plan-crm-dr", &statemachine("crm-dr")).await;
+    let execution = env.start_execution(&machine, "crm", FAST).await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error}: {cause}\n{}",
+        env.explain("crm").await
+    );
+    assert_eq!(env.launches().len(), 3);
+    assert_eq!(env.live_drill_instances(), 0);
+
+    // The non-series-parallel DAG, ended by an end-of-drill approval.
+    env.sim().reset();
+    let machine = env.deploy("drs-plan-hr-dr", &statemachine("hr-dr")).await;
+    let execution = env.start_execution(&machine, "hr", FAST).await;
+    let approval = env.next_approval(LIMIT).await;
+    assert_eq!(text(&approval, "stepKey"), "drill-end");
+    assert!(
+        env.live_drill_instances() > 0,
+        "instances are kept until the drill is ended"
+    );
+    env.decide(&approval, true).await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error}: {cause}\n{}",
+        env.explain("hr").await
+    );
+    let at = launched_at(&env);
+    let start = |unit: &str| {
+        env.launches()
+            .iter()
+            .find(|(u, c)| unit_of(u) == unit && c.status == 202)
+            .map(|(_, c)| drs_sim::clock::parse_iso(&c.sim_time).unwrap())
+            .unwrap()
+    };
+    let done = |unit: &str| {
+        at.iter()
+            .find(|(u, _)| unit_of(u) == unit)
+            .map(|(_, t)| *t)
+            .unwrap()
+    };
+    for (before, after) in [
+        ("w1.dns", "w1.hr-db"),
+        ("w1.dns", "w1.hr-app"),
+        ("w1.ad", "w1.hr-app"),
+    ] {
+        assert!(
+            done(before) <= start(after),
+            "{after} started before {before}"
+        );
+    }
+    assert_eq!(env.live_drill_instances(), 0);
+    env.stop().await;
+}
+
 #[test]
 fn fleet_is_the_demo_fleet() {
     assert_eq!(fleet().servers.len(), 30);

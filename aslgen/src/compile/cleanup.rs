@@ -99,7 +99,7 @@ fn batch_processor(ctx: &mut Ctx, key: &str, part: &str) -> (String, States) {
     states.insert(nothing, succeed());
     states.insert(terminated.clone(), succeed());
     let poll = Poll {
-        step: key,
+        check_first: false,
         wait: ctx.claim(&format!("Wait for termination{part}"), key),
         count: ctx.claim(&format!("Count termination wait{part}"), key),
         check: ctx.claim(&format!("Check termination{part}"), key),

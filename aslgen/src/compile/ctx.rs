@@ -371,7 +371,9 @@ pub fn order(start: &str, mut states: States) -> States {
 /// counter adds the poll interval plus one second per poll, so an interval of 0 still
 /// reaches the deadline.
 pub struct Poll<'s> {
-    pub step: &'s str,
+    /// Check at once, then wait between checks (for conditions that may already hold);
+    /// otherwise wait first (for jobs just started).
+    pub check_first: bool,
     /// Names for the four states and the timeout Fail.
     pub wait: String,
     pub count: String,
@@ -390,7 +392,7 @@ pub struct Poll<'s> {
 }
 
 impl Poll<'_> {
-    /// Inserts the loop; returns its entry (the Wait).
+    /// Inserts the loop; returns its entry (the check or the wait).
     pub fn emit(self, states: &mut States) -> String {
         let field = |f: &str| {
             if self.counter == "$" {
@@ -437,8 +439,11 @@ impl Poll<'_> {
             self.timed_out.clone(),
             fail(self.timeout_error, self.timeout_cause),
         );
-        let _ = self.step;
-        self.wait
+        if self.check_first {
+            self.check
+        } else {
+            self.wait
+        }
     }
 }
 

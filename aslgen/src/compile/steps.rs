@@ -463,7 +463,7 @@ fn emit_ec2_status(
     done: &str,
 ) -> String {
     let poll = Poll {
-        step: key,
+        check_first: true,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check · {name}"), key),
@@ -505,7 +505,7 @@ fn emit_probe(
     payload["targets.$"] = json!("$.addresses.ips");
     payload["timeoutMs"] = json!(3_000);
     let poll = Poll {
-        step: key,
+        check_first: true,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Probe · {name}"), key),
@@ -610,7 +610,7 @@ fn emit_command(
         ),
     );
     let poll = Poll {
-        step: key,
+        check_first: false,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check command · {name}"), key),
@@ -697,7 +697,7 @@ fn emit_automation(
         ),
     );
     let poll = Poll {
-        step: key,
+        check_first: false,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check automation · {name}"), key),

@@ -269,7 +269,7 @@ fn emit_batch_launch(
     let entry = which.clone().unwrap_or_else(|| launch.clone());
 
     let poll = Poll {
-        step: &key,
+        check_first: false,
         wait: ctx.claim(&format!("Wait for launch · {label}"), &key),
         count: ctx.claim(&format!("Count launch wait · {label}"), &key),
         check: ctx.claim(&format!("Check launch · {label}"), &key),
@@ -546,7 +546,7 @@ fn emit_batch_running(
         }
     };
     let poll = Poll {
-        step: key,
+        check_first: true,
         wait: ctx.claim(&format!("Wait for instances{what} · {label}"), key),
         count: ctx.claim(&format!("Count instance wait{what} · {label}"), key),
         check: ctx.claim(&format!("Check instances{what} · {label}"), key),
