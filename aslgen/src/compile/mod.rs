@@ -3,6 +3,8 @@
 
 mod cleanup;
 pub(crate) mod ctx;
+mod health;
+mod ssm;
 mod steps;
 mod unit;
 

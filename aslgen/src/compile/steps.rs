@@ -2,18 +2,16 @@
 //! health checks on recovered instances.
 
 use super::ctx::{
-    Ctx, Poll, Record, Service, branch, catch_all, errors, fail, inline_map, intrinsic_literal,
-    parallel, pass, succeed, task_base, transient_retry, wait_seconds, wrap,
+    Ctx, Record, branch, catch_all, errors, fail, intrinsic_literal, parallel, pass, task_base,
+    wait_seconds, wrap,
 };
 use super::unit::{Batch, batches, find_instances};
 use crate::asl::{
-    Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, Retry, State,
-    States, Task, Transition,
+    Catch, ErrorName, Integration, Resource, ResultPath, Retry, State, States, Task, Transition,
 };
 use crate::model::{ApprovalStep, HealthProbe, OnFailure, OnTimeout, SsmKind, Step, WaitStep};
 use crate::stepmap::StepEntry;
 use crate::validate::Unit;
-use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 /// Where an approval goes when it is rejected or times out, outside the plan body.
@@ -393,7 +391,7 @@ fn emit_batch_step(
     let name = format!("{label}{}", batch.suffix);
     let body = match step {
         Step::Ssm(s) => match s.kind {
-            SsmKind::Command => emit_command(
+            SsmKind::Command => super::ssm::emit_command(
                 ctx,
                 key,
                 &name,
@@ -403,7 +401,7 @@ fn emit_batch_step(
                 states,
                 done,
             ),
-            SsmKind::Automation => emit_automation(
+            SsmKind::Automation => super::ssm::emit_automation(
                 ctx,
                 key,
                 &name,
@@ -416,12 +414,20 @@ fn emit_batch_step(
         },
         Step::HealthCheck(h) => match &h.check {
             HealthProbe::Ec2Status => {
-                return emit_ec2_status(ctx, batch, key, &name, h.timeout.as_secs(), states, done);
+                return super::health::emit_ec2_status(
+                    ctx,
+                    batch,
+                    key,
+                    &name,
+                    h.timeout.as_secs(),
+                    states,
+                    done,
+                );
             }
             HealthProbe::Ssm {
                 document,
                 parameters,
-            } => emit_command(
+            } => super::ssm::emit_command(
                 ctx,
                 key,
                 &name,
@@ -433,7 +439,15 @@ fn emit_batch_step(
             ),
             HealthProbe::Tcp { port } => {
                 let payload = json!({"check": "tcp", "port": port});
-                emit_probe(ctx, key, &name, payload, h.timeout.as_secs(), states, done)
+                super::health::emit_probe(
+                    ctx,
+                    key,
+                    &name,
+                    payload,
+                    h.timeout.as_secs(),
+                    states,
+                    done,
+                )
             }
             HealthProbe::Http(http) => {
                 let payload = json!({
@@ -443,334 +457,18 @@ fn emit_batch_step(
                     "https": http.https,
                     "expectStatus": http.expect_status,
                 });
-                emit_probe(ctx, key, &name, payload, h.timeout.as_secs(), states, done)
+                super::health::emit_probe(
+                    ctx,
+                    key,
+                    &name,
+                    payload,
+                    h.timeout.as_secs(),
+                    states,
+                    done,
+                )
             }
         },
         Step::Approval(_) | Step::Wait(_) => return done.to_owned(),
     };
     find_instances(ctx, batch, key, &name, states, &body)
-}
-
-/// EC2 status checks as a health check: the same poll as waiting for running.
-#[allow(clippy::too_many_arguments)]
-fn emit_ec2_status(
-    ctx: &mut Ctx,
-    batch: &Batch,
-    key: &str,
-    name: &str,
-    timeout: u64,
-    states: &mut States,
-    done: &str,
-) -> String {
-    let poll = Poll {
-        check_first: true,
-        wait: ctx.claim(&format!("Wait · {name}"), key),
-        count: ctx.claim(&format!("Count wait · {name}"), key),
-        check: ctx.claim(&format!("Check · {name}"), key),
-        decide: ctx.claim(&format!("Healthy? · {name}"), key),
-        timed_out: ctx.claim(&format!("Unhealthy · {name}"), key),
-        counter: "$.instances",
-        carry: &["ids", "count"],
-        check_task: Task {
-            resource: Resource::sdk("ec2", "describeInstanceStatus"),
-            parameters: Some(super::unit::ready_filter("$.instances.ids", false)),
-            result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
-            result_path: Some(ResultPath::at("$.status")),
-            retry: vec![transient_retry(Service::Ec2)],
-            ..task_base()
-        },
-        rules: vec![ChoiceRule::new(
-            Condition::IsPresent(format!("$.status.ready[{}]", batch.servers.len() - 1), true),
-            done,
-        )],
-        deadline_seconds: timeout,
-        timeout_error: errors::HEALTH_FAILED,
-        timeout_cause: format!("EC2 status checks of `{name}` were not ok in time"),
-    };
-    let entry = poll.emit(states);
-    find_instances(ctx, batch, key, name, states, &entry)
-}
-
-/// TCP/HTTP probes through the health-check Lambda, retried until healthy or deadline.
-fn emit_probe(
-    ctx: &mut Ctx,
-    key: &str,
-    name: &str,
-    mut payload: Value,
-    timeout: u64,
-    states: &mut States,
-    done: &str,
-) -> String {
-    let addresses = ctx.claim(&format!("Get addresses · {name}"), key);
-    payload["targets.$"] = json!("$.addresses.ips");
-    payload["timeoutMs"] = json!(3_000);
-    let poll = Poll {
-        check_first: true,
-        wait: ctx.claim(&format!("Wait · {name}"), key),
-        count: ctx.claim(&format!("Count wait · {name}"), key),
-        check: ctx.claim(&format!("Probe · {name}"), key),
-        decide: ctx.claim(&format!("Healthy? · {name}"), key),
-        timed_out: ctx.claim(&format!("Unhealthy · {name}"), key),
-        counter: "$.addresses",
-        carry: &["ips"],
-        check_task: Task {
-            resource: Resource::optimized("lambda", "invoke"),
-            parameters: Some(json!({
-                "FunctionName": ctx.deployment.probe_function_arn(),
-                "Payload": payload,
-            })),
-            result_selector: Some(json!({"healthy.$": "$.Payload.healthy"})),
-            result_path: Some(ResultPath::at("$.probe")),
-            retry: vec![Retry::backoff(
-                vec![
-                    ErrorName::custom("Lambda.ServiceException"),
-                    ErrorName::custom("Lambda.AWSLambdaException"),
-                    ErrorName::custom("Lambda.SdkClientException"),
-                    ErrorName::custom("Lambda.TooManyRequestsException"),
-                ],
-                6,
-            )],
-            ..task_base()
-        },
-        rules: vec![ChoiceRule::new(
-            Condition::BooleanEquals("$.probe.healthy".into(), true),
-            done,
-        )],
-        deadline_seconds: timeout,
-        timeout_error: errors::HEALTH_FAILED,
-        timeout_cause: format!("`{name}` did not pass within {timeout} s"),
-    };
-    let entry = poll.emit(states);
-    states.insert(
-        addresses.clone(),
-        State::Task(Task {
-            resource: Resource::sdk("ec2", "describeInstances"),
-            parameters: Some(json!({"InstanceIds.$": "$.instances.ids"})),
-            result_selector: Some(json!({
-                "ips.$": "$.Reservations[*].Instances[*].PrivateIpAddress",
-                "elapsed": 0
-            })),
-            result_path: Some(ResultPath::at("$.addresses")),
-            retry: vec![transient_retry(Service::Ec2)],
-            transition: Transition::next(entry),
-            ..task_base()
-        }),
-    );
-    addresses
-}
-
-fn ssm_parameters(parameters: &IndexMap<String, Vec<String>>) -> Value {
-    json!(parameters)
-}
-
-/// SendCommand to the batch's instances, then one poll per instance (Map).
-#[allow(clippy::too_many_arguments)]
-fn emit_command(
-    ctx: &mut Ctx,
-    key: &str,
-    name: &str,
-    document: &str,
-    parameters: &IndexMap<String, Vec<String>>,
-    timeout: u64,
-    states: &mut States,
-    done: &str,
-) -> String {
-    let send = ctx.claim(&format!("Run · {name}"), key);
-    let each = ctx.claim(&format!("Await each instance · {name}"), key);
-    let mut params = json!({
-        "DocumentName": document,
-        "InstanceIds.$": "$.instances.ids",
-        "Comment": subject(&format!("{} {key}", ctx.resolved.plan_id)),
-        "TimeoutSeconds": timeout.clamp(30, 2_592_000),
-    });
-    if !parameters.is_empty() {
-        params["Parameters"] = ssm_parameters(parameters);
-    }
-    states.insert(
-        send.clone(),
-        State::Task(Task {
-            resource: Resource::sdk("ssm", "sendCommand"),
-            parameters: Some(params),
-            result_selector: Some(json!({"commandId.$": "$.Command.CommandId"})),
-            result_path: Some(ResultPath::at("$.command")),
-            retry: vec![transient_retry(Service::Ssm)],
-            transition: Transition::next(&each),
-            ..task_base()
-        }),
-    );
-    let mut inner = States::new();
-    let ok = ctx.claim(&format!("Succeeded on instance · {name}"), key);
-    let failed = ctx.claim(&format!("Failed on instance · {name}"), key);
-    inner.insert(ok.clone(), succeed());
-    inner.insert(
-        failed.clone(),
-        fail(
-            errors::SSM_FAILED,
-            format!("`{document}` did not succeed on an instance of `{name}`"),
-        ),
-    );
-    let poll = Poll {
-        check_first: false,
-        wait: ctx.claim(&format!("Wait · {name}"), key),
-        count: ctx.claim(&format!("Count wait · {name}"), key),
-        check: ctx.claim(&format!("Check command · {name}"), key),
-        decide: ctx.claim(&format!("Command done? · {name}"), key),
-        timed_out: ctx.claim(&format!("Command timed out · {name}"), key),
-        counter: "$",
-        carry: &["instanceId", "commandId", "input", "tick"],
-        check_task: Task {
-            resource: Resource::sdk("ssm", "getCommandInvocation"),
-            parameters: Some(json!({"CommandId.$": "$.commandId", "InstanceId.$": "$.instanceId"})),
-            result_selector: Some(json!({"status.$": "$.Status"})),
-            result_path: Some(ResultPath::at("$.invocation")),
-            retry: vec![
-                Retry::backoff(
-                    vec![ErrorName::custom("Ssm.InvocationDoesNotExistException")],
-                    6,
-                ),
-                transient_retry(Service::Ssm),
-            ],
-            ..task_base()
-        },
-        rules: vec![
-            ChoiceRule::new(
-                Condition::StringEquals("$.invocation.status".into(), "Success".into()),
-                &ok,
-            ),
-            ChoiceRule::new(
-                Condition::Or(
-                    ["Failed", "Cancelled", "TimedOut", "Cancelling"]
-                        .iter()
-                        .map(|s| Condition::StringEquals("$.invocation.status".into(), (*s).into()))
-                        .collect(),
-                ),
-                &failed,
-            ),
-        ],
-        deadline_seconds: timeout,
-        timeout_error: errors::SSM_TIMED_OUT,
-        timeout_cause: format!("`{document}` did not finish within {timeout} s"),
-    };
-    let start = poll.emit(&mut inner);
-    states.insert(
-        each,
-        inline_map(
-            "$.instances.ids",
-            json!({
-                "instanceId.$": "$$.Map.Item.Value",
-                "commandId.$": "$.command.commandId",
-                "input.$": "$.input",
-                "tick.$": "$.tick",
-                "elapsed": 0
-            }),
-            20,
-            branch(start.clone(), inner),
-            Transition::next(done),
-        ),
-    );
-    send
-}
-
-/// One Automation execution per instance (the document's `InstanceId` parameter), polled.
-#[allow(clippy::too_many_arguments)]
-fn emit_automation(
-    ctx: &mut Ctx,
-    key: &str,
-    name: &str,
-    document: &str,
-    parameters: &IndexMap<String, Vec<String>>,
-    timeout: u64,
-    states: &mut States,
-    done: &str,
-) -> String {
-    let each = ctx.claim(&format!("Automate each instance · {name}"), key);
-    let mut inner = States::new();
-    let start_exec = ctx.claim(&format!("Start automation · {name}"), key);
-    let ok = ctx.claim(&format!("Automation succeeded · {name}"), key);
-    let failed = ctx.claim(&format!("Automation failed · {name}"), key);
-    inner.insert(ok.clone(), succeed());
-    inner.insert(
-        failed.clone(),
-        fail(
-            errors::SSM_FAILED,
-            format!("`{document}` did not succeed on an instance of `{name}`"),
-        ),
-    );
-    let poll = Poll {
-        check_first: false,
-        wait: ctx.claim(&format!("Wait · {name}"), key),
-        count: ctx.claim(&format!("Count wait · {name}"), key),
-        check: ctx.claim(&format!("Check automation · {name}"), key),
-        decide: ctx.claim(&format!("Automation done? · {name}"), key),
-        timed_out: ctx.claim(&format!("Automation timed out · {name}"), key),
-        counter: "$",
-        carry: &["instanceId", "automation", "input", "tick"],
-        check_task: Task {
-            resource: Resource::sdk("ssm", "getAutomationExecution"),
-            parameters: Some(json!({"AutomationExecutionId.$": "$.automation.id"})),
-            result_selector: Some(
-                json!({"status.$": "$.AutomationExecution.AutomationExecutionStatus"}),
-            ),
-            result_path: Some(ResultPath::at("$.execution")),
-            retry: vec![transient_retry(Service::Ssm)],
-            ..task_base()
-        },
-        rules: vec![
-            ChoiceRule::new(
-                Condition::StringEquals("$.execution.status".into(), "Success".into()),
-                &ok,
-            ),
-            ChoiceRule::new(
-                Condition::Or(
-                    [
-                        "Failed",
-                        "Cancelled",
-                        "TimedOut",
-                        "CompletedWithFailure",
-                        "Rejected",
-                    ]
-                    .iter()
-                    .map(|s| Condition::StringEquals("$.execution.status".into(), (*s).into()))
-                    .collect(),
-                ),
-                &failed,
-            ),
-        ],
-        deadline_seconds: timeout,
-        timeout_error: errors::SSM_TIMED_OUT,
-        timeout_cause: format!("`{document}` did not finish within {timeout} s"),
-    };
-    let poll_start = poll.emit(&mut inner);
-    let mut params = ssm_parameters(parameters);
-    if !parameters.contains_key("InstanceId") {
-        params["InstanceId.$"] = json!("States.Array($.instanceId)");
-    }
-    inner.insert(
-        start_exec.clone(),
-        State::Task(Task {
-            resource: Resource::sdk("ssm", "startAutomationExecution"),
-            parameters: Some(json!({"DocumentName": document, "Parameters": params})),
-            result_selector: Some(json!({"id.$": "$.AutomationExecutionId"})),
-            result_path: Some(ResultPath::at("$.automation")),
-            retry: vec![transient_retry(Service::Ssm)],
-            transition: Transition::next(poll_start),
-            ..task_base()
-        }),
-    );
-    states.insert(
-        each.clone(),
-        inline_map(
-            "$.instances.ids",
-            json!({
-                "instanceId.$": "$$.Map.Item.Value",
-                "input.$": "$.input",
-                "tick.$": "$.tick",
-                "elapsed": 0
-            }),
-            10,
-            branch(start_exec.clone(), inner),
-            Transition::next(done),
-        ),
-    );
-    each
 }
