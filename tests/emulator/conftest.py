@@ -54,9 +54,9 @@ class Emulator:
             roleArn=ROLE_ARN,
         )["stateMachineArn"]
 
-    def start(self, machine_arn: str, payload=None, **kwargs) -> str:
+    def start(self, machine_arn: str, payload=None) -> str:
         return self.sfn.start_execution(
-            stateMachineArn=machine_arn, input=json.dumps(payload or {}), **kwargs
+            stateMachineArn=machine_arn, input=json.dumps(payload or {})
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 10.0) -> dict:
@@ -92,21 +92,26 @@ def _launch(port: int, engine_port: int, log_path: Path):
         stderr=log,
         text=True,
     )
-    # readline() blocks, so read on a thread and give up after a bounded wait.
-    first_line: list[str] = []
-    reader = threading.Thread(target=lambda: first_line.append(process.stdout.readline()))
-    reader.start()
-    reader.join(30)
+    # Read stdout on a thread until it closes: the wait for READY stays bounded, and
+    # anything printed later cannot fill the pipe and block the server.
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(30)
     expected = f"READY http://127.0.0.1:{port}"
-    if not first_line or first_line[0].strip() != expected:
+    if not lines or lines[0].strip() != expected:
         process.kill()
-        raise RuntimeError(
-            f"launcher did not report {expected!r}: {first_line}\n{log_path.read_text()}"
-        )
+        raise RuntimeError(f"launcher did not report {expected!r}: {lines}\n{log_path.read_text()}")
     return process, log
 
 
-def _stop(process, log) -> None:
+def _stop(process, log) -> int:
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(10)
@@ -114,6 +119,7 @@ def _stop(process, log) -> None:
         process.kill()
         process.wait()
     log.close()
+    return process.returncode
 
 
 @pytest.fixture(scope="session")
@@ -121,8 +127,7 @@ def moto(tmp_path_factory):
     port = _free_port()
     process, log = _launch(port, port, tmp_path_factory.mktemp("moto") / "moto.log")
     yield Emulator(f"http://127.0.0.1:{port}")
-    _stop(process, log)
-    assert process.returncode == 0, "launcher did not exit cleanly on SIGTERM"
+    assert _stop(process, log) == 0, "launcher did not exit cleanly on SIGTERM"
 
 
 class DrsStub:
@@ -182,14 +187,13 @@ def drs_moto(drs_stub, tmp_path_factory):
     port = _free_port()
     process, log = _launch(port, drs_stub.port, tmp_path_factory.mktemp("drs") / "moto.log")
     yield Emulator(f"http://127.0.0.1:{port}")
-    _stop(process, log)
+    assert _stop(process, log) == 0, "launcher did not exit cleanly on SIGTERM"
 
 
 @pytest.fixture
 def drs(drs_moto, drs_stub):
     drs_stub.reset()
     return drs_moto, drs_stub
-
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Corrections that make moto 5.2.5's Step Functions interpreter behave like AWS.
 
 Each public function applies one correction; its docstring says what AWS does and what
-moto does instead. `apply()` applies them all, once. They replace methods on moto's
+moto does instead. These are the ones the emulator was written for; moto_patches_extra
+holds those found while running the ASL features aslgen emits. `apply()` applies both
+sets, once. They replace methods on moto's
 classes (or module attributes), so they must run in the process that serves moto,
 before the first execution starts.
 """
@@ -90,12 +92,11 @@ def _from_boto(value, shape):
     if _is_plain(shape):
         return value
     if shape.type_name == "structure" and isinstance(value, dict):
-        return {
-            (_sfn_member_name(key) if key in shape.members else key): _from_boto(
-                item, shape.members.get(key)
-            )
-            for key, item in value.items()
-        }
+        converted = {}
+        for key, item in value.items():
+            name = _sfn_member_name(key) if key in shape.members else key
+            converted[name] = _from_boto(item, shape.members.get(key))
+        return converted
     if shape.type_name == "list" and isinstance(value, list):
         return [_from_boto(item, shape.member) for item in value]
     if shape.type_name == "map" and isinstance(value, dict):
@@ -250,8 +251,8 @@ def definite_json_paths() -> None:
 
     AWS: `$.Items[0].Status` -> `"PENDING"`; `$.Items[*].Id`, `$.Items[?(@.IsDrill == true)].Id`
     and `$.a[0:2]` -> a list, `[]` when nothing matches.
-    moto 5.2.5: any path that passes through an index after the last field, e.g.
-    `$.x[0].y`, yields `["value"]`; a filter that matches nothing raises States.Runtime.
+    moto 5.2.5: a definite path with a field after an index, e.g. `$.x[0].y`, yields
+    `["value"]`; a filter that matches nothing raises States.Runtime.
     """
     import moto.stepfunctions.parser.models  # noqa: F401 - imports every user of extract_json
     from moto.stepfunctions.parser.asl.utils import json_path
@@ -334,9 +335,11 @@ def execution_history_paging() -> None:
             # running execution appends events, positions would not when reversed.
             try:
                 last = json.loads(base64.b64decode(token))
-                assert last["executionArn"] == arn
-            except Exception:
-                raise InvalidToken(token) from None
+                valid = last["executionArn"] == arn and isinstance(last["id"], int)
+            except (ValueError, TypeError, KeyError):
+                valid = False
+            if not valid:
+                raise InvalidToken(token)
             events = [
                 e for e in events
                 if (e["id"] < last["id"] if newest_first else e["id"] > last["id"])
@@ -350,173 +353,6 @@ def execution_history_paging() -> None:
     StepFunctionResponse.get_execution_history = get_execution_history
 
 
-# Found while running the ASL features our compiler emits.
-
-
-def json_string_escapes() -> None:
-    """State names, error names, paths and intrinsic functions are JSON strings: escapes decode.
-
-    AWS: `"States.Format('it\\\\'s {}', $.a)"` in the definition is the intrinsic
-    `States.Format('it\\'s {}', $.a)`; a state named `"Launch \\u00b7 db"` is `Launch · db`.
-    moto 5.2.5: decodes escapes in plain string values only; for those fields it keeps the
-    raw JSON text, so `\\\\'` ends the intrinsic's literal early (`'it\\\\'`) and names
-    written with escapes (json.dumps writes `·` as `\\u00b7`) show up in the history as typed.
-    """
-    from moto.stepfunctions.parser.asl.parse import preprocessor as asl
-
-    def _decoded(text: str) -> str:
-        if len(text) >= 2 and text[0] == text[-1] == '"':
-            try:
-                return json.loads(text)
-            except ValueError:
-                return text[1:-1]
-        return text
-
-    def _inner_string_of(parser_rule_context):
-        if asl.is_terminal(parser_rule_context, asl.ASLLexer.NULL):
-            return None
-        return _decoded(parser_rule_context.getText())
-
-    def visitString_intrinsic_function(self, ctx):
-        derivation = _decoded(ctx.STRINGINTRINSICFUNC().getText())
-        function, _ = asl.IntrinsicParser.parse(derivation)
-        return asl.StringIntrinsicFunction(
-            intrinsic_function_derivation=derivation, function=function
-        )
-
-    asl.Preprocessor._inner_string_of = staticmethod(_inner_string_of)
-    asl.Preprocessor.visitString_intrinsic_function = visitString_intrinsic_function
-
-
-def intrinsic_escapes() -> None:
-    """Intrinsic string literals: `\\'`, `\\{`, `\\}`, `\\\\` stand for the character itself.
-
-    AWS: `States.Format('it\\'s \\{x\\} {}', $.a)` -> `it's {x} <a>`; only an unescaped
-    `{}` is a placeholder.
-    moto 5.2.5: keeps those backslashes in every literal and formats with Python's
-    str.format, so escaped braces become (broken) replacement fields.
-    """
-    from moto.stepfunctions.parser.asl.component.intrinsic.argument.argument import (
-        ArgumentLiteral,
-    )
-    from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import (
-        StringFormat,
-    )
-    from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
-
-    def _unescape(match):
-        char = match.group(1)
-        return char if char in "'{}\\" else Preprocessor._replace_escaped_characters(match)
-
-    def visitFunc_arg_string(self, ctx):
-        escaped = ctx.STRING().getText()[1:-1]
-        literal = ArgumentLiteral(definition_value=re.sub(r"\\(.)", _unescape, escaped))
-        literal.escaped_text = escaped  # States.Format needs to tell \{ from {
-        return literal
-
-    def _eval_body(self, env):
-        self.argument_list.eval(env=env)
-        template, *values = env.stack.pop()
-        escaped = getattr(self.argument_list.arguments[0], "escaped_text", None)
-        values = iter(map(StringFormat._to_str_repr, values))
-
-        def _substitute(match):
-            if match.group(0) != "{}":
-                return match.group(1)
-            value = next(values, None)
-            if value is None:
-                raise ValueError("States.Format has more {} than arguments")
-            return value
-
-        if escaped is not None:
-            env.stack.append(re.sub(r"\\(.)|\{\}", _substitute, escaped))
-        else:  # a template read from a path: only {} is special
-            env.stack.append(re.sub(r"\{\}", _substitute, template))
-
-    Preprocessor.visitFunc_arg_string = visitFunc_arg_string
-    StringFormat._eval_body = _eval_body
-
-
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<zone>Z|[+-]\d{2}:\d{2})"
-)
-
-
-def choice_timestamps() -> None:
-    """Choice `Timestamp*` rules accept any RFC 3339 timestamp.
-
-    AWS: `2024-01-01T12:00:00.123Z` and `2024-01-01T12:00:00+02:00` are timestamps (the
-    first is what `$$.Execution.StartTime` looks like).
-    moto 5.2.5: only `%Y-%m-%dT%H:%M:%SZ` parses; with a fraction the rule is false, and
-    comparing such a value from a path raises TypeError.
-    """
-    from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.is_operator import (
-        IsTimestamp,
-    )
-
-    def string_to_timestamp(string):
-        match = isinstance(string, str) and _RFC3339.fullmatch(string)
-        if not match:
-            return None
-        fraction = (match["fraction"] or ".0")[1:7].ljust(6, "0")  # Python takes 6 digits
-        text = string[: match.start("fraction") if match["fraction"] else match.start("zone")]
-        zone = "+00:00" if match["zone"] == "Z" else match["zone"]
-        return datetime.datetime.fromisoformat(f"{text}.{fraction}{zone}")
-
-    IsTimestamp.string_to_timestamp = staticmethod(string_to_timestamp)
-
-
-def send_task_failure_cause() -> None:
-    """SendTaskFailure passes its `cause` on to the Catch (`$.failure.Cause`).
-
-    AWS: the task fails with the error and cause given.
-    moto 5.2.5: the request handler drops `cause`, so the Catch sees `"Cause": null`.
-    """
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    original = StepFunctionResponse.send_task_failure
-
-    def send_task_failure(self):
-        backend = self.stepfunction_backend
-        if not isinstance(backend, StepFunctionsParserBackend):
-            return original(self)  # the non-executing backend has no cause to keep
-        backend.send_task_failure(
-            self._get_param("taskToken"),
-            error=self._get_param("error"),
-            cause=self._get_param("cause"),
-        )
-        return EmptyResult()
-
-    StepFunctionResponse.send_task_failure = send_task_failure
-
-
-def describe_execution_output() -> None:
-    """DescribeExecution's `output` is the JSON text of whatever the execution returned.
-
-    AWS: a machine ending with the string `yes` has output `"yes"`; one ending with null, `null`.
-    moto 5.2.5: passes a str result through as is (`yes`, not JSON) and leaves `output`
-    out for null, because the non-executing backend keeps outputs as JSON text already.
-    """
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    original = StepFunctionResponse.describe_execution
-
-    def describe_execution(self):
-        result = original(self)
-        backend = self.stepfunction_backend
-        described = result.result
-        if isinstance(backend, StepFunctionsParserBackend) and described["status"] == "SUCCEEDED":
-            execution = backend.describe_execution(described["executionArn"])
-            described["output"] = to_json_str(execution.output, separators=(",", ":"))
-        return result
-
-    StepFunctionResponse.describe_execution = describe_execution
-
-
 CORRECTIONS = (
     sdk_member_casing,
     sdk_error_names,
@@ -524,20 +360,17 @@ CORRECTIONS = (
     context_timestamps,
     start_execution_name,
     execution_history_paging,
-    json_string_escapes,
-    intrinsic_escapes,
-    choice_timestamps,
-    send_task_failure_cause,
-    describe_execution_output,
 )
 
 _applied = False
 
 
 def apply() -> None:
-    """Apply every correction; calling it again does nothing."""
+    """Apply every correction, these and moto_patches_extra's; calling it again does nothing."""
+    import moto_patches_extra
+
     global _applied
     if not _applied:
-        for correction in CORRECTIONS:
+        for correction in CORRECTIONS + moto_patches_extra.CORRECTIONS:
             correction()
         _applied = True

@@ -44,7 +44,8 @@ def test_intrinsic_functions(moto):
 
 def test_jsonpath_filters_in_result_selector(moto):
     data = {"Items": [
-        {"IsDrill": True, "Id": "i-1", "Things": [{"Status": "LAUNCHED", "Id": "t-1"}, {"Status": "PENDING", "Id": "t-2"}]},
+        {"IsDrill": True, "Id": "i-1",
+         "Things": [{"Status": "LAUNCHED", "Id": "t-1"}, {"Status": "PENDING", "Id": "t-2"}]},
         {"IsDrill": False, "Id": "i-2", "Things": []}]}
     out = succeeded(moto.run({"StartAt": "Echo", "States": {"Echo": {
         "Type": "Parallel", "End": True,
@@ -167,13 +168,15 @@ def test_optimized_dynamodb_update_item_and_sns_publish(moto):
 
     result = moto.run({"StartAt": "Record", "States": {
         "Record": {
-            "Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem", "ResultPath": None, "Next": "Notify",
+            "Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+            "ResultPath": None, "Next": "Notify",
             "Parameters": {
                 "TableName": table,
                 "Key": {"pk": {"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"}, "sk": {"S": "EXECUTION"}},
                 "UpdateExpression": "SET #status = :status, startedAt = if_not_exists(startedAt, :t)",
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":status": {"S": "RUNNING"}, ":t": {"S.$": "$$.State.EnteredTime"}}}},
+                "ExpressionAttributeValues": {
+                    ":status": {"S": "RUNNING"}, ":t": {"S.$": "$$.State.EnteredTime"}}}},
         "Notify": {
             "Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": "$.sns", "End": True,
             "Parameters": {"TopicArn": topic, "Subject": "DRS plan CRM DR: SUCCEEDED",

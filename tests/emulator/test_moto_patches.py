@@ -58,21 +58,26 @@ def test_drs_round_trip_through_the_sdk_names(drs):
             "SourceServers": [{"SourceServerID": "s-1"}, {"SourceServerID": "s-2"}],
             "Tags": {"drsOrchestratorPlan": "crm-dr"}},
             ResultSelector={"jobId.$": "$.Job.JobID"}, ResultPath="$.launch")),
-        ("Check", task(sdk("drs", "describeJobs"), {"Filters": {"JobIDs.$": "States.Array($.launch.jobId)"}},
+        ("Check", task(
+            sdk("drs", "describeJobs"), {"Filters": {"JobIDs.$": "States.Array($.launch.jobId)"}},
             ResultSelector={
                 "status.$": "$.Items[0].Status",
                 "launched.$": "$.Items[0].ParticipatingServers[?(@.LaunchStatus == 'LAUNCHED')].SourceServerID"},
             ResultPath="$.job")),
-        ("Find", task(sdk("drs", "describeRecoveryInstances"), {"Filters": {"SourceServerIDs.$": "$.job.launched"}},
-            ResultSelector={"drill.$": "$.Items[?(@.IsDrill == true)].RecoveryInstanceID", "tags.$": "$.Items[0].Tags"},
+        ("Find", task(
+            sdk("drs", "describeRecoveryInstances"), {"Filters": {"SourceServerIDs.$": "$.job.launched"}},
+            ResultSelector={
+                "drill.$": "$.Items[?(@.IsDrill == true)].RecoveryInstanceID", "tags.$": "$.Items[0].Tags"},
             ResultPath="$.found")),
     ), {"isDrill": True}))
     assert out["launch"] == {"jobId": "drsjob-1"}
     assert out["job"] == {"status": "COMPLETED", "launched": ["s-1"]}
     assert out["found"] == {"drill": ["i-1"], "tags": {"drsOrchestratorPlan": "crm-dr"}}
     assert stub.requests == [
-        ("StartRecovery", {"isDrill": True, "sourceServers": [{"sourceServerID": "s-1"}, {"sourceServerID": "s-2"}],
-                           "tags": {"drsOrchestratorPlan": "crm-dr"}}),
+        ("StartRecovery", {
+            "isDrill": True,
+            "sourceServers": [{"sourceServerID": "s-1"}, {"sourceServerID": "s-2"}],
+            "tags": {"drsOrchestratorPlan": "crm-dr"}}),
         ("DescribeJobs", {"filters": {"jobIDs": ["drsjob-1"]}}),
         ("DescribeRecoveryInstances", {"filters": {"sourceServerIDs": ["s-1"]}}),
     ]
@@ -108,9 +113,10 @@ def test_sdk_errors_are_named_service_dot_exception(moto):
         "Ssm.InvocationDoesNotExistException": [
             ("Send", task(sdk("ssm", "sendCommand"), {
                 "DocumentName": "AWS-RunShellScript", "InstanceIds": [instance],
-                "Parameters": {"commands": ["true"]}},  # a map: `commands` stays lower-case
+                "Parameters": {"commands": ["true"]}},  # a map: its keys pass as written
                 ResultSelector={"id.$": "$.Command.CommandId"})),
-            ("Call", task(sdk("ssm", "getCommandInvocation"), {"CommandId.$": "$.id", "InstanceId": "i-0fedcba9876543210"}))],
+            ("Call", task(sdk("ssm", "getCommandInvocation"),
+                          {"CommandId.$": "$.id", "InstanceId": "i-0fedcba9876543210"}))],
         "Lambda.ResourceNotFoundException": [
             ("Call", task(sdk("lambda", "getFunction"), {"FunctionName": "missing"}))],
         "DynamoDb.ResourceNotFoundException": [
@@ -154,7 +160,8 @@ def test_drs_unmodelled_error_is_the_service_exception(drs):
 def test_definite_path_yields_the_value_and_others_a_list(moto):
     data = {"Items": [{"Status": "PENDING", "Things": [{"y": "first"}]}, {"Status": "LAUNCHED"}]}
     out = succeeded(moto.run({"StartAt": "Read", "States": {
-        "Read": {"Type": "Parallel", "Branches": [{"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}],
+        "Read": {"Type": "Parallel",
+                 "Branches": [{"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}],
                  "ResultSelector": {
                      "status.$": "$[0].Items[0].Status",
                      "y.$": "$[0].Items[0].Things[0].y",

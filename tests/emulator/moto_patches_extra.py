@@ -1,0 +1,183 @@
+"""More corrections to moto 5.2.5's Step Functions, found while running the ASL features
+aslgen emits (intrinsics, Choice timestamps, callbacks) in the patched emulator.
+
+Same shape as moto_patches: one function per correction, docstring saying what AWS does
+and what moto does; moto_patches.apply() applies these too.
+"""
+
+import datetime
+import json
+import re
+
+
+def json_string_escapes() -> None:
+    r"""State names, error names, paths and intrinsic functions are JSON strings: escapes decode.
+
+    AWS: `"States.Format('it\\'s {}', $.a)"` in the definition file is the intrinsic
+    `States.Format('it\'s {}', $.a)`; a state named `"Launch \u00b7 db"` is `Launch · db`.
+    moto 5.2.5: decodes escapes in plain string values only; for these fields it keeps the
+    raw JSON text, so `\\'` ends the intrinsic's literal early (at `'it\\'`) and names
+    written with escapes (json.dumps writes `·` as `\u00b7`) show up in the history as typed.
+    """
+    from moto.stepfunctions.parser.asl.parse import preprocessor as asl
+
+    def _decoded(text: str) -> str:
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text[1:-1]
+        return text
+
+    def _inner_string_of(parser_rule_context):
+        if asl.is_terminal(parser_rule_context, asl.ASLLexer.NULL):
+            return None
+        return _decoded(parser_rule_context.getText())
+
+    def visitString_intrinsic_function(self, ctx):
+        derivation = _decoded(ctx.STRINGINTRINSICFUNC().getText())
+        function, _ = asl.IntrinsicParser.parse(derivation)
+        return asl.StringIntrinsicFunction(
+            intrinsic_function_derivation=derivation, function=function
+        )
+
+    asl.Preprocessor._inner_string_of = staticmethod(_inner_string_of)
+    asl.Preprocessor.visitString_intrinsic_function = visitString_intrinsic_function
+
+
+def intrinsic_escapes() -> None:
+    r"""Intrinsic string literals: `\'`, `\{`, `\}`, `\\` stand for the character itself.
+
+    AWS: `States.Format('it\'s \{x\} {}', $.a)` -> `it's {x} <a>`; only an unescaped `{}`
+    is a placeholder.
+    moto 5.2.5: keeps those backslashes in every literal and formats with Python's
+    str.format, so escaped braces become (broken) replacement fields.
+    """
+    from moto.stepfunctions.parser.asl.component.intrinsic.argument.argument import (
+        ArgumentLiteral,
+    )
+    from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import (
+        StringFormat,
+    )
+    from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
+
+    def _unescape(match):
+        char = match.group(1)
+        return char if char in "'{}\\" else Preprocessor._replace_escaped_characters(match)
+
+    def visitFunc_arg_string(self, ctx):
+        escaped = ctx.STRING().getText()[1:-1]
+        literal = ArgumentLiteral(definition_value=re.sub(r"\\(.)", _unescape, escaped))
+        literal.escaped_text = escaped  # States.Format needs to tell \{ from {
+        return literal
+
+    def _eval_body(self, env):
+        self.argument_list.eval(env=env)
+        template, *values = env.stack.pop()
+        escaped = getattr(self.argument_list.arguments[0], "escaped_text", None)
+        values = iter(map(StringFormat._to_str_repr, values))
+
+        def _substitute(match):
+            if match.group(0) != "{}":
+                return match.group(1)
+            value = next(values, None)
+            if value is None:
+                raise ValueError("States.Format has more {} than arguments")
+            return value
+
+        if escaped is not None:
+            env.stack.append(re.sub(r"\\(.)|\{\}", _substitute, escaped))
+        else:  # a template read from a path: only {} is special
+            env.stack.append(re.sub(r"\{\}", _substitute, template))
+
+    Preprocessor.visitFunc_arg_string = visitFunc_arg_string
+    StringFormat._eval_body = _eval_body
+
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<zone>Z|[+-]\d{2}:\d{2})"
+)
+
+
+def choice_timestamps() -> None:
+    """Choice `Timestamp*` rules accept any RFC 3339 timestamp.
+
+    AWS: `2024-01-01T12:00:00.123Z` and `2024-01-01T12:00:00+02:00` are timestamps (the
+    first is what `$$.Execution.StartTime` looks like).
+    moto 5.2.5: only `%Y-%m-%dT%H:%M:%SZ` parses; with a fraction the rule is false, and
+    comparing such a value from a path raises TypeError.
+    """
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.is_operator import (
+        IsTimestamp,
+    )
+
+    def string_to_timestamp(string):
+        match = isinstance(string, str) and _RFC3339.fullmatch(string)
+        if not match:
+            return None
+        fraction = (match["fraction"] or ".0")[1:7].ljust(6, "0")  # Python takes 6 digits
+        text = string[: match.start("fraction") if match["fraction"] else match.start("zone")]
+        zone = "+00:00" if match["zone"] == "Z" else match["zone"]
+        return datetime.datetime.fromisoformat(f"{text}.{fraction}{zone}")
+
+    IsTimestamp.string_to_timestamp = staticmethod(string_to_timestamp)
+
+
+def send_task_failure_cause() -> None:
+    """SendTaskFailure passes its `cause` on to the Catch (`$.failure.Cause`).
+
+    AWS: the task fails with the error and cause given.
+    moto 5.2.5: the request handler drops `cause`, so the Catch sees `"Cause": null`.
+    """
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.send_task_failure
+
+    def send_task_failure(self):
+        backend = self.stepfunction_backend
+        if not isinstance(backend, StepFunctionsParserBackend):
+            return original(self)  # the non-executing backend has no cause to keep
+        backend.send_task_failure(
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
+def describe_execution_output() -> None:
+    """DescribeExecution's `output` is the JSON text of whatever the execution returned.
+
+    AWS: a machine ending with the string `yes` has output `"yes"`; one ending with null, `null`.
+    moto 5.2.5: passes a str result through as is (`yes`, not JSON) and leaves `output`
+    out for null, because the non-executing backend keeps outputs as JSON text already.
+    """
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.describe_execution
+
+    def describe_execution(self):
+        result = original(self)
+        backend = self.stepfunction_backend
+        described = result.result
+        if isinstance(backend, StepFunctionsParserBackend) and described["status"] == "SUCCEEDED":
+            execution = backend.describe_execution(described["executionArn"])
+            described["output"] = to_json_str(execution.output, separators=(",", ":"))
+        return result
+
+    StepFunctionResponse.describe_execution = describe_execution
+
+
+CORRECTIONS = (
+    json_string_escapes,
+    intrinsic_escapes,
+    choice_timestamps,
+    send_task_failure_cause,
+    describe_execution_output,
+)
