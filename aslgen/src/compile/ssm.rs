@@ -61,7 +61,7 @@ pub(super) fn emit_command(
         ),
     );
     let poll = Poll {
-        check_first: false,
+        check_first: true,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check command · {name}"), key),
@@ -148,7 +148,7 @@ pub(super) fn emit_automation(
         ),
     );
     let poll = Poll {
-        check_first: false,
+        check_first: true,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check automation · {name}"), key),
