@@ -1,9 +1,10 @@
 //! Turning a wave's dependency DAG into nested sequence/parallel blocks.
 //!
 //! Step Functions has no "start when these finish" join, only Parallel (all branches
-//! end together) and sequence. Series-parallel DAGs map onto that exactly; any other
-//! DAG is made series-parallel by adding orderings, every one of which is reported.
-//! Launch concurrency is then bounded to DRS's quotas the same way.
+//! end together) and sequence. Series-parallel DAGs map onto that exactly. In any other
+//! DAG the few edges that nesting cannot express become *waits*: the dependent polls the
+//! progress record its dependency writes, so every edge is honoured and nothing is
+//! serialized beyond the plan. Launch concurrency is then bounded to DRS's quotas.
 
 use crate::validate::{Resolved, ResolvedWave, Stage, UnitId, graph_reachability};
 
@@ -36,11 +37,13 @@ pub enum Flow {
     Par(Vec<Flow>),
 }
 
-/// Orderings a wave's compiled flow adds beyond what its dependencies ask for.
+/// How a wave's compiled flow departs from plain nesting.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Serialization {
-    /// Pairs (before, after) of unit labels ordered only to make the DAG series-parallel.
-    pub added_orderings: Vec<(String, String)>,
+    /// Dependencies (awaited, waiting) honoured by polling progress records, because
+    /// nesting cannot express them without ordering more than the plan asks.
+    pub waits: Vec<(String, String)>,
     /// Rounds a parallel block was cut into to stay within DRS quotas (1 = not cut).
     pub quota_rounds: usize,
 }
@@ -49,6 +52,9 @@ pub struct Serialization {
 pub struct WaveFlow {
     pub segments: Vec<Segment>,
     pub flow: Flow,
+    /// (waiting segment, awaited segment): the first starts only once the second's unit
+    /// has recorded the second's end stage.
+    pub waits: Vec<(usize, usize)>,
     pub serialization: Serialization,
 }
 
@@ -86,23 +92,24 @@ pub fn plan_wave(resolved: &Resolved, wave: &ResolvedWave) -> WaveFlow {
             segment_edges.push((source, target));
         }
     }
-    let reach = graph_reachability(segments.len(), &segment_edges);
-    let mut added = Vec::new();
+    let mut waits = Vec::new();
     let all: Vec<usize> = (0..segments.len()).collect();
-    let flow = decompose(&all, &segment_edges, &reach, &mut added);
-    let mut serialization = Serialization {
-        added_orderings: added
-            .into_iter()
-            .map(|(a, b)| {
+    let flow = decompose(&all, &segment_edges, &mut waits);
+    waits.sort_unstable();
+    waits.dedup();
+    let serialization = Serialization {
+        waits: waits
+            .iter()
+            .map(|&(waiting, awaited)| {
                 (
-                    resolved.units[segments[a].unit].label.clone(),
-                    resolved.units[segments[b].unit].label.clone(),
+                    resolved.units[segments[awaited].unit].label.clone(),
+                    resolved.units[segments[waiting].unit].label.clone(),
                 )
             })
             .collect(),
         quota_rounds: 1,
     };
-    serialization.added_orderings.dedup();
+    let mut serialization = serialization;
     let weight = |s: &Segment| -> (usize, usize) {
         if !s.launches() {
             return (0, 0);
@@ -122,78 +129,99 @@ pub fn plan_wave(resolved: &Resolved, wave: &ResolvedWave) -> WaveFlow {
     WaveFlow {
         segments,
         flow,
+        waits,
         serialization,
     }
 }
 
-/// Splits `nodes` into parallel components, or else into a series cut (A then B), choosing
-/// the cut that adds the fewest orderings (none for a series-parallel DAG).
-fn decompose(
-    nodes: &[usize],
-    edges: &[(usize, usize)],
-    reach: &[Vec<bool>],
-    added: &mut Vec<(usize, usize)>,
-) -> Flow {
+/// Splits `nodes` into parallel components, or into a series cut (A then B) that orders
+/// nothing the edges do not. Where neither exists the graph is not series-parallel: the
+/// in-edges of one node become waits (`(waiting, awaited)`), and the rest is split again.
+fn decompose(nodes: &[usize], edges: &[(usize, usize)], waits: &mut Vec<(usize, usize)>) -> Flow {
     if let [only] = nodes {
         return Flow::Segment(*only);
     }
-    let components = components(nodes, edges);
-    if components.len() > 1 {
-        return Flow::Par(
-            components
-                .iter()
-                .map(|c| decompose(c, edges, reach, added))
-                .collect(),
-        );
+    let inside: Vec<(usize, usize)> = edges
+        .iter()
+        .copied()
+        .filter(|(a, b)| nodes.contains(a) && nodes.contains(b))
+        .collect();
+    let parts = components(nodes, &inside);
+    if parts.len() > 1 {
+        return Flow::Par(parts.iter().map(|c| decompose(c, &inside, waits)).collect());
     }
-    // Candidate cuts: A = the ancestors (within `nodes`) of some node b.
-    let mut best: Option<(usize, Vec<usize>, Vec<usize>)> = None;
-    for &b in nodes {
-        let ancestors: Vec<usize> = nodes.iter().copied().filter(|&a| reach[a][b]).collect();
-        if ancestors.is_empty() {
-            continue;
-        }
-        let rest: Vec<usize> = nodes
-            .iter()
-            .copied()
-            .filter(|n| !ancestors.contains(n))
-            .collect();
-        let cost = ancestors
-            .iter()
-            .map(|&a| rest.iter().filter(|&&r| !reach[a][r]).count())
-            .sum::<usize>();
-        let better = match &best {
-            None => true,
-            Some((best_cost, best_a, _)) => {
-                cost < *best_cost || (cost == *best_cost && ancestors.len() < best_a.len())
+    if let Some((before, after)) = exact_cut(nodes, &inside) {
+        let mut seq = Vec::new();
+        for part in [before, after] {
+            match decompose(&part, &inside, waits) {
+                Flow::Seq(items) => seq.extend(items),
+                other => seq.push(other),
             }
-        };
-        if better {
-            best = Some((cost, ancestors, rest));
         }
+        return Flow::Seq(seq);
     }
-    let Some((cost, before, after)) = best else {
-        // A connected component of two or more nodes always has an edge; keep every node
-        // anyway, in order, should that ever not hold.
+    // Prefer the node whose in-edges, once waited on, leave a cut or a split; among
+    // those (or all, if none does), the one with the fewest in-edges.
+    let candidates: Vec<usize> = nodes
+        .iter()
+        .copied()
+        .filter(|&n| inside.iter().any(|&(_, b)| b == n))
+        .collect();
+    let without = |v: usize| -> Vec<(usize, usize)> {
+        inside.iter().copied().filter(|&(_, b)| b != v).collect()
+    };
+    let in_degree = |v: usize| inside.iter().filter(|&&(_, b)| b == v).count();
+    let progress = |v: usize| {
+        let rest = without(v);
+        components(nodes, &rest).len() > 1 || exact_cut(nodes, &rest).is_some()
+    };
+    let chosen = candidates
+        .iter()
+        .copied()
+        .filter(|&v| progress(v))
+        .min_by_key(|&v| in_degree(v))
+        .or_else(|| candidates.iter().copied().min_by_key(|&v| in_degree(v)));
+    let Some(v) = chosen else {
+        // Connected nodes always have an edge; keep every node anyway, in order.
         return Flow::Seq(nodes.iter().map(|&n| Flow::Segment(n)).collect());
     };
-    if cost > 0 {
-        for &a in &before {
-            for &r in &after {
-                if !reach[a][r] {
-                    added.push((a, r));
-                }
-            }
+    waits.extend(
+        inside
+            .iter()
+            .filter(|&&(_, b)| b == v)
+            .map(|&(a, b)| (b, a)),
+    );
+    decompose(nodes, &without(v), waits)
+}
+
+/// A series cut A | B such that every node of A reaches every node of B (so running A
+/// before B adds no ordering): A is the ancestors of some node.
+fn exact_cut(nodes: &[usize], edges: &[(usize, usize)]) -> Option<(Vec<usize>, Vec<usize>)> {
+    let index: std::collections::HashMap<usize, usize> =
+        nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let local: Vec<(usize, usize)> = edges
+        .iter()
+        .filter_map(|(a, b)| Some((*index.get(a)?, *index.get(b)?)))
+        .collect();
+    let reach = graph_reachability(nodes.len(), &local);
+    let mut best: Option<(Vec<usize>, Vec<usize>)> = None;
+    for b in 0..nodes.len() {
+        let before: Vec<usize> = (0..nodes.len()).filter(|&a| reach[a][b]).collect();
+        if before.is_empty() {
+            continue;
+        }
+        let after: Vec<usize> = (0..nodes.len()).filter(|n| !before.contains(n)).collect();
+        let exact = before.iter().all(|&a| after.iter().all(|&r| reach[a][r]));
+        if exact && best.as_ref().is_none_or(|(a, _)| before.len() < a.len()) {
+            best = Some((before, after));
         }
     }
-    let mut seq = Vec::new();
-    for part in [before, after] {
-        match decompose(&part, edges, reach, added) {
-            Flow::Seq(inner) => seq.extend(inner),
-            other => seq.push(other),
-        }
-    }
-    Flow::Seq(seq)
+    best.map(|(a, b)| {
+        (
+            a.into_iter().map(|i| nodes[i]).collect(),
+            b.into_iter().map(|i| nodes[i]).collect(),
+        )
+    })
 }
 
 fn components(nodes: &[usize], edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
@@ -293,10 +321,9 @@ mod tests {
     use super::*;
 
     fn flow_of(n: usize, edges: &[(usize, usize)]) -> (Flow, Vec<(usize, usize)>) {
-        let reach = graph_reachability(n, edges);
-        let mut added = Vec::new();
+        let mut waits = Vec::new();
         let nodes: Vec<usize> = (0..n).collect();
-        (decompose(&nodes, edges, &reach, &mut added), added)
+        (decompose(&nodes, edges, &mut waits), waits)
     }
 
     #[test]
@@ -324,10 +351,21 @@ mod tests {
     }
 
     #[test]
-    fn n_shape_adds_one_ordering() {
-        // a→c, b→c, b→d: the classic non-series-parallel "N".
-        let (_, added) = flow_of(4, &[(0, 2), (1, 2), (1, 3)]);
-        assert_eq!(added.len(), 1, "{added:?}");
+    fn n_shape_waits_instead_of_ordering() {
+        // a→c, b→c, b→d: the classic non-series-parallel "N". d waits for b; a and b
+        // run together, then c; d runs beside them.
+        let (flow, waits) = flow_of(4, &[(0, 2), (1, 2), (1, 3)]);
+        assert_eq!(waits, vec![(3, 1)]);
+        assert_eq!(
+            flow,
+            Flow::Par(vec![
+                Flow::Seq(vec![
+                    Flow::Par(vec![Flow::Segment(0), Flow::Segment(1)]),
+                    Flow::Segment(2)
+                ]),
+                Flow::Segment(3)
+            ])
+        );
     }
 
     #[test]

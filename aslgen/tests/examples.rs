@@ -80,10 +80,13 @@ fn statemachines_are_current() {
 }
 
 #[test]
-fn non_series_parallel_example_reports_the_added_ordering() {
+fn non_series_parallel_example_reports_its_polled_dependency() {
     let (_, _, notes) = artifacts("non-series-parallel");
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].contains("1 ordering"), "{notes:?}");
+    assert!(
+        notes[0].contains("1 polled dependency is honoured"),
+        "{notes:?}"
+    );
     let (_, _, notes) = artifacts("three-tier");
     assert!(notes.is_empty(), "{notes:?}");
 }

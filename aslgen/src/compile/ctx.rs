@@ -24,6 +24,7 @@ pub mod errors {
     pub const APPROVAL_REJECTED: &str = "Approval.Rejected";
     pub const APPROVAL_TIMED_OUT: &str = "Approval.TimedOut";
     pub const CLEANUP_TIMED_OUT: &str = "DRS.TerminateTimedOut";
+    pub const DEPENDENCY_TIMED_OUT: &str = "Dependency.TimedOut";
     pub const PLAN_FAILED: &str = "Plan.Failed";
     pub const INVALID_INPUT: &str = "Plan.InvalidInput";
     /// Stable error names of the health-check probe Lambda (see `tasks/`).

@@ -126,17 +126,17 @@ impl Compiled {
         let mut notes = Vec::new();
         for report in &self.waves {
             let s = &report.serialization;
-            if !s.added_orderings.is_empty() {
+            if !s.waits.is_empty() {
                 let pairs: Vec<String> = s
-                    .added_orderings
+                    .waits
                     .iter()
-                    .map(|(a, b)| format!("`{a}` before `{b}`"))
+                    .map(|(awaited, waiting)| format!("`{waiting}` waits for `{awaited}`"))
                     .collect();
                 notes.push(format!(
-                    "wave `{}`: its dependencies are not series-parallel, so {} ordering{} were added: {}",
+                    "wave `{}`: its dependencies are not series-parallel, so {} polled {} honoured through progress records (nothing serialized beyond the plan): {}",
                     report.wave,
                     pairs.len(),
-                    if pairs.len() == 1 { "" } else { "s" },
+                    if pairs.len() == 1 { "dependency is" } else { "dependencies are" },
                     pairs.join(", ")
                 ));
             }
@@ -482,7 +482,18 @@ fn emit_flow(
     next: Transition,
 ) -> String {
     match flow {
-        Flow::Segment(index) => unit::emit_segment(ctx, &wave_flow.segments[*index], states, next),
+        Flow::Segment(index) => {
+            let awaits: Vec<_> = wave_flow
+                .waits
+                .iter()
+                .filter(|(waiting, _)| waiting == index)
+                .map(|&(_, awaited)| {
+                    let segment = &wave_flow.segments[awaited];
+                    (segment.unit, segment.to)
+                })
+                .collect();
+            unit::emit_segment(ctx, &wave_flow.segments[*index], &awaits, states, next)
+        }
         Flow::Seq(items) => {
             let mut after = next;
             for item in items.iter().rev() {

@@ -190,6 +190,39 @@ impl<'a> Analysis<'a> {
         out
     }
 
+    /// Waits on another unit's progress record: (unit key, lowest accepted stage) → states.
+    /// Such a state ends only once that unit has recorded the stage (or failed).
+    pub fn record_waits(&self) -> BTreeMap<(String, String), Vec<&'a str>> {
+        let mut out: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+        for (name, state) in self.states() {
+            if state.get("Resource").and_then(Value::as_str)
+                != Some("arn:aws:states:::aws-sdk:dynamodb:query")
+            {
+                continue;
+            }
+            let values = &state["Parameters"]["ExpressionAttributeValues"];
+            let Some(unit) = values[":sk"]["S"]
+                .as_str()
+                .and_then(|sk| sk.strip_prefix("STEP#"))
+            else {
+                continue;
+            };
+            let lowest = values
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| k.starts_with(":stage"))
+                .filter_map(|(_, v)| v["S"].as_str())
+                .min_by_key(|s| stage_rank(s));
+            if let Some(stage) = lowest {
+                out.entry((unit.to_owned(), stage.to_owned()))
+                    .or_default()
+                    .push(name);
+            }
+        }
+        out
+    }
+
     /// Progress records that mark a unit's stage: (unit key, stage) → states.
     pub fn stage_markers(&self) -> BTreeMap<(String, String), Vec<&'a str>> {
         let mut out: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
@@ -237,7 +270,10 @@ pub fn condition_rank(condition: aslgen::model::Condition) -> u8 {
 pub fn dependency_violations(resolved: &aslgen::Resolved, definition: &Value) -> Vec<String> {
     let analysis = analyse(definition);
     let launches = analysis.launches();
-    let markers = analysis.stage_markers();
+    let mut markers = analysis.stage_markers();
+    for (key, names) in analysis.record_waits() {
+        markers.entry(key).or_default().extend(names);
+    }
     let mut out = Vec::new();
     for edge in &resolved.all_edges {
         let from = &resolved.units[edge.from];

@@ -46,7 +46,15 @@ async fn main() {
     );
     println!(
         "{:<8} {:>10} {:>10} {:>7} {:>11} {:>8} {:>8} {:>10} {:>20}",
-        "plan", "makespan s", "plan path", "ratio", "compiled pa", "ratio", "events", "max bytes", "transitions/wave"
+        "plan",
+        "makespan s",
+        "plan path",
+        "ratio",
+        "compiled pa",
+        "ratio",
+        "events",
+        "max bytes",
+        "transitions/wave"
     );
     for example in EXAMPLES {
         run(&example, speed, launch_minutes, poll).await;
@@ -138,31 +146,24 @@ async fn run(example: &Example, speed: f64, launch_minutes: f64, poll: u64) {
 
     // The plan's critical path: the longest chain of DRS launch-job durations (from the
     // simulator's own records) through wave order and dependencies, plus the plan's
-    // wait steps (real seconds in moto, so scaled like everything else). Computed twice:
-    // over the plan's dependencies, and with the orderings the compiler added to make a
-    // dependency graph series-parallel.
+    // wait steps (real seconds in moto, so scaled like everything else).
     let durations: HashMap<String, f64> = {
         let world = drs_sim::server::lock(&env.sim().world);
         world
             .jobs
             .iter()
             .filter_map(|job| {
-                let unit = job.tags.get("drsOrchestratorUnit")?.split('/').nth(1)?.to_owned();
+                let unit = job
+                    .tags
+                    .get("drsOrchestratorUnit")?
+                    .split('/')
+                    .nth(1)?
+                    .to_owned();
                 Some((unit, (job.ended? - job.created) as f64 / 1_000.0))
             })
             .collect()
     };
-    let added: Vec<(usize, usize)> = compiled
-        .waves
-        .iter()
-        .flat_map(|w| w.serialization.added_orderings.iter())
-        .filter_map(|(a, b)| {
-            let id = |label: &str| resolved.units.iter().find(|u| u.label == label).map(|u| u.id);
-            Some((id(a)?, id(b)?))
-        })
-        .collect();
-    let plan_path = critical_path(&resolved, &durations, &[], speed);
-    let compiled_path = critical_path(&resolved, &durations, &added, speed);
+    let plan_path = critical_path(&resolved, &durations, speed);
 
     let mut per_wave: Vec<usize> = vec![0; resolved.waves.len()];
     let mut largest = 0;
@@ -184,13 +185,11 @@ async fn run(example: &Example, speed: f64, launch_minutes: f64, poll: u64) {
         }
     }
     println!(
-        "{:<8} {:>10.0} {:>10.0} {:>7.3} {:>11.0} {:>8.3} {:>8} {:>10} {:>20}",
+        "{:<8} {:>10.0} {:>10.0} {:>7.3} {:>8} {:>10} {:>20}",
         example.id,
         makespan,
         plan_path,
         makespan / plan_path,
-        compiled_path,
-        makespan / compiled_path,
         history.len(),
         largest,
         format!("{per_wave:?}")
@@ -208,20 +207,15 @@ fn wait_seconds(steps: &[aslgen::model::Step]) -> f64 {
         .sum()
 }
 
-/// Longest path through waves (barriers), dependency edges and `extra` orderings.
-fn critical_path(
-    resolved: &aslgen::Resolved,
-    durations: &HashMap<String, f64>,
-    extra: &[(usize, usize)],
-    speed: f64,
-) -> f64 {
+/// Longest path through waves (barriers) and dependency edges.
+fn critical_path(resolved: &aslgen::Resolved, durations: &HashMap<String, f64>, speed: f64) -> f64 {
     let mut finish: HashMap<usize, f64> = HashMap::new();
     let mut wave_end = 0.0f64;
     for wave in &resolved.waves {
         let start = wave_end + wait_seconds(&wave.before) * speed;
         let mut end_of_wave = start;
         // Units of a wave come in an order where every predecessor is placed first
-        // (dependencies point backwards in the plan; added orderings follow the DAG).
+        // (dependencies form a DAG).
         let mut pending: Vec<usize> = wave.units.clone();
         let mut guard = 0;
         while !pending.is_empty() && guard < 10_000 {
@@ -232,7 +226,6 @@ fn critical_path(
                 .iter()
                 .filter(|e| e.to == unit && resolved.units[e.from].wave == wave.index)
                 .map(|e| e.from)
-                .chain(extra.iter().filter(|(_, b)| *b == unit).map(|(a, _)| *a))
                 .collect();
             if preds.iter().any(|p| !finish.contains_key(p)) {
                 pending.push(unit);
