@@ -45,16 +45,8 @@ async fn main() {
         poll as f64 * speed
     );
     println!(
-        "{:<8} {:>10} {:>10} {:>7} {:>11} {:>8} {:>8} {:>10} {:>20}",
-        "plan",
-        "makespan s",
-        "plan path",
-        "ratio",
-        "compiled pa",
-        "ratio",
-        "events",
-        "max bytes",
-        "transitions/wave"
+        "{:<8} {:>10} {:>10} {:>7} {:>8} {:>10} {:>20}",
+        "plan", "makespan s", "DRS path s", "ratio", "events", "max bytes", "transitions/wave"
     );
     for example in EXAMPLES {
         run(&example, speed, launch_minutes, poll).await;
