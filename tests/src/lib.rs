@@ -29,8 +29,11 @@ pub fn fleet() -> aslgen::Inventory {
 
 pub type Item = HashMap<String, AttributeValue>;
 
+pub mod cognito;
+
 pub struct Env {
     pub emulator: Emulator,
+    pub aws: aws_config::SdkConfig,
     pub sfn: aws_sdk_sfn::Client,
     pub ddb: aws_sdk_dynamodb::Client,
     pub drs: aws_sdk_drs::Client,
@@ -101,6 +104,7 @@ impl Env {
             ddb: aws_sdk_dynamodb::Client::new(&config),
             drs: aws_sdk_drs::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
+            aws: config,
             emulator,
         };
         env.ddb
@@ -121,6 +125,36 @@ impl Env {
             .await
             .expect("create topic");
         env
+    }
+
+    /// The API server on a free loopback port, with a user pool of one user per role.
+    pub async fn start_api(&self) -> Api {
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&self.aws);
+        let pool = cognito::create_pool(&cognito, "us-east-1").await;
+        let config = api::config::Config {
+            table: TABLE.into(),
+            issuer: pool.issuer.clone(),
+            client_id: pool.client_id.clone(),
+            jwks_url: format!(
+                "{}/{}/.well-known/jwks.json",
+                self.emulator.endpoint(),
+                pool.id
+            ),
+        };
+        let app = api::router(config.state_with(&self.aws));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Api {
+            url,
+            pool,
+            http: reqwest::Client::new(),
+            _server: server,
+        }
     }
 
     pub fn sim(&self) -> &drs_sim::Sim {
@@ -363,4 +397,40 @@ pub fn compile(plan: &str, inventory: Option<&aslgen::Inventory>) -> String {
 pub fn statemachine(id: &str) -> String {
     std::fs::read_to_string(root().join(format!("statemachines/{id}.asl.json")))
         .expect("checked-in machine")
+}
+
+/// The API under test and a client for it.
+pub struct Api {
+    pub url: String,
+    pub pool: cognito::Pool,
+    pub http: reqwest::Client,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Api {
+    /// Sends a request as `role` (`None`: no token); returns status and JSON body.
+    pub async fn call(
+        &self,
+        role: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(role) = role {
+            request = request.bearer_auth(self.pool.token(role));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
 }

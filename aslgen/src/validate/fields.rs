@@ -123,8 +123,6 @@ pub(crate) fn check(doc: &PlanDocument, p: &mut Problems) {
     let mut group_names: HashMap<&str, usize> = HashMap::new();
     for (i, g) in doc.protection_groups.iter().enumerate() {
         let path = format!("protectionGroups[{i}]");
-        slug_problem(p, format!("{path}.id"), "protection group", &g.id);
-        name_problem(p, format!("{path}.name"), "protection group", &g.name);
         if let Some(first) = group_ids.insert(&g.id, i) {
             p.add(
                 format!("{path}.id"),
@@ -143,43 +141,7 @@ pub(crate) fn check(doc: &PlanDocument, p: &mut Problems) {
                 ),
             );
         }
-        match (&g.servers.is_empty(), &g.tag_selector) {
-            (false, Some(_)) => p.add(
-                path.clone(),
-                format!(
-                    "protection group `{}` has both `servers` and `tagSelector`; choose one",
-                    g.id
-                ),
-            ),
-            (true, None) => p.add(
-                path.clone(),
-                format!(
-                    "protection group `{}` selects no servers: give `servers` or `tagSelector`",
-                    g.id
-                ),
-            ),
-            (true, Some(sel)) if sel.is_empty() => p.add(
-                format!("{path}.tagSelector"),
-                format!("protection group `{}` has an empty tag selector", g.id),
-            ),
-            _ => {}
-        }
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (j, id) in g.servers.iter().enumerate() {
-            if !is_server_id(id) {
-                p.add(
-                    format!("{path}.servers[{j}]"),
-                    format!(
-                        "`{id}` is not a DRS source server ID (`s-` followed by 17 hex digits)"
-                    ),
-                );
-            } else if let Some(first) = seen.insert(id, j) {
-                p.add(
-                    format!("{path}.servers[{j}]"),
-                    format!("server `{id}` is listed twice (also servers[{first}])"),
-                );
-            }
-        }
+        group(p, &format!("{path}."), g);
     }
 
     if plan.waves.is_empty() {
@@ -266,6 +228,49 @@ pub(crate) fn check(doc: &PlanDocument, p: &mut Problems) {
                     dependency_shape(p, &format!("{spath}.dependsOn[{d}]"), dep);
                 }
             }
+        }
+    }
+}
+
+/// Checks one protection group; `prefix` is prepended to every path (`protectionGroups[0].`).
+pub(crate) fn group(p: &mut Problems, prefix: &str, g: &crate::model::ProtectionGroup) {
+    slug_problem(p, format!("{prefix}id"), "protection group", &g.id);
+    name_problem(p, format!("{prefix}name"), "protection group", &g.name);
+    let whole = prefix.trim_end_matches('.');
+    let whole = if whole.is_empty() { "(group)" } else { whole };
+    match (&g.servers.is_empty(), &g.tag_selector) {
+        (false, Some(_)) => p.add(
+            whole,
+            format!(
+                "protection group `{}` has both `servers` and `tagSelector`; choose one",
+                g.id
+            ),
+        ),
+        (true, None) => p.add(
+            whole,
+            format!(
+                "protection group `{}` selects no servers: give `servers` or `tagSelector`",
+                g.id
+            ),
+        ),
+        (true, Some(sel)) if sel.is_empty() => p.add(
+            format!("{prefix}tagSelector"),
+            format!("protection group `{}` has an empty tag selector", g.id),
+        ),
+        _ => {}
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (j, id) in g.servers.iter().enumerate() {
+        if !is_server_id(id) {
+            p.add(
+                format!("{prefix}servers[{j}]"),
+                format!("`{id}` is not a DRS source server ID (`s-` followed by 17 hex digits)"),
+            );
+        } else if let Some(first) = seen.insert(id, j) {
+            p.add(
+                format!("{prefix}servers[{j}]"),
+                format!("server `{id}` is listed twice (also servers[{first}])"),
+            );
         }
     }
 }

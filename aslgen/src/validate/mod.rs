@@ -88,6 +88,18 @@ pub fn validate(doc: &PlanDocument, inventory: Option<&Inventory>) -> Result<Res
     }
 }
 
+/// Checks one protection group on its own (as the API receives them); paths are
+/// relative to the group (`servers[1]`).
+pub fn validate_group(group: &crate::model::ProtectionGroup) -> Result<(), Invalid> {
+    let mut problems = Problems::default();
+    fields::group(&mut problems, "", group);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.into_invalid())
+    }
+}
+
 /// Checks an execution input against the plan it would start.
 pub fn validate_input(resolved: &Resolved, input: &ExecutionInput) -> Result<(), Invalid> {
     let mut problems = Problems::default();

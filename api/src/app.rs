@@ -1,0 +1,130 @@
+//! The application: shared state and the one Router, served by Lambda or locally.
+
+use crate::auth::{Authenticator, Principal};
+use crate::drs::SourceServers;
+use crate::policy::{self, Rule};
+use crate::routes;
+use crate::store::{AuditEntry, AuditLog, GroupStore};
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct AppState {
+    pub auth: Arc<dyn Authenticator>,
+    pub rules: Vec<Rule>,
+    pub groups: Arc<dyn GroupStore>,
+    pub drs: Arc<dyn SourceServers>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
+    Router::new()
+        .route("/api/health", get(routes::health))
+        .route("/api/me", get(routes::me))
+        .route("/api/source-servers", get(routes::source_servers))
+        .route(
+            "/api/protection-groups",
+            get(routes::groups::list).post(routes::groups::create),
+        )
+        .route(
+            "/api/protection-groups/preview",
+            post(routes::groups::preview),
+        )
+        .route(
+            "/api/protection-groups/{id}",
+            get(routes::groups::get)
+                .put(routes::groups::update)
+                .delete(routes::groups::delete),
+        )
+        // Layers run bottom-up: request id and audit wrap the access check.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            policy::enforce,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), audit))
+        .layer(middleware::from_fn(request_id))
+        .fallback(routes::not_found)
+        .with_state(state)
+}
+
+/// A request id on every response and log line (API Gateway's when there is one).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-amzn-requestid")
+        .or_else(|| request.headers().get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("local-{:08}", NEXT_ID.fetch_add(1, Ordering::Relaxed)));
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let _entered = span.enter();
+    let mut response = next.run(request).await;
+    tracing::info!(status = response.status().as_u16(), "handled");
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Every mutating call leaves an audit record: who, what, when, on what, and how it went.
+async fn audit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let action = format!(
+        "{method} {}",
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| request.uri().path().to_owned())
+    );
+    let target = request.uri().path().to_owned();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    // The principal is only known after the access check, which runs inside.
+    let (parts, body) = request.into_parts();
+    let principal_slot = Arc::new(std::sync::Mutex::new(None::<Principal>));
+    let mut request = Request::from_parts(parts, body);
+    request
+        .extensions_mut()
+        .insert(PrincipalSlot(principal_slot.clone()));
+    let response = next.run(request).await;
+    let user = principal_slot
+        .lock()
+        .ok()
+        .and_then(|p| p.as_ref().map(|p| p.user.clone()))
+        .unwrap_or_else(|| "anonymous".into());
+    let entry = AuditEntry {
+        at: crate::now(),
+        user,
+        action,
+        target,
+        status: response.status().as_u16(),
+        request_id,
+    };
+    if let Err(e) = state.audit.record(entry).await {
+        tracing::error!(error = %e, "audit record not written");
+    }
+    response
+}
+
+/// Where the access check leaves the principal for the audit layer.
+#[derive(Clone)]
+pub struct PrincipalSlot(pub Arc<std::sync::Mutex<Option<Principal>>>);

@@ -1,0 +1,199 @@
+//! Who is calling: Cognito JWTs verified here too (issuer, client, expiry, RS256
+//! signature from the pool's JWKS), and roles from `cognito:groups`.
+
+use async_trait::async_trait;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// The Cognito groups the product knows; every route names the ones it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Admin,
+    PlanAuthor,
+    Operator,
+    Approver,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::PlanAuthor,
+        Role::Operator,
+        Role::Approver,
+        Role::Viewer,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::PlanAuthor => "PlanAuthor",
+            Role::Operator => "Operator",
+            Role::Approver => "Approver",
+            Role::Viewer => "Viewer",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: String,
+    pub roles: BTreeSet<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the token is malformed: {0}")]
+    Malformed(String),
+    #[error("the token was not signed by a key of the user pool")]
+    UnknownKey,
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+    #[error("the token was issued for another app client")]
+    WrongClient,
+    #[error("the user pool's keys could not be fetched from {url}: {reason}")]
+    Keys { url: String, reason: String },
+}
+
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    async fn authenticate(&self, token: &str) -> Result<Principal, AuthError>;
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    token_use: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    aud: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    cognito_username: Option<String>,
+    sub: String,
+    #[serde(default, rename = "cognito:groups")]
+    groups: Vec<String>,
+}
+
+/// Verifies Cognito access and ID tokens. The issuer and the JWKS URL are configured
+/// separately: locally the keys are served by the emulator, not by Cognito's host.
+pub struct CognitoJwt {
+    issuer: String,
+    client_id: String,
+    jwks_url: String,
+    http: reqwest::Client,
+    keys: RwLock<Option<(Instant, JwkSet)>>,
+}
+
+/// How long fetched keys are trusted before an unknown key id may refetch them.
+const KEYS_FRESH: Duration = Duration::from_secs(300);
+
+impl CognitoJwt {
+    pub fn new(issuer: &str, client_id: &str, jwks_url: &str, http: reqwest::Client) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            jwks_url: jwks_url.to_owned(),
+            http,
+            keys: RwLock::new(None),
+        }
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, AuthError> {
+        let failed = |reason: String| AuthError::Keys {
+            url: self.jwks_url.clone(),
+            reason,
+        };
+        let response = self
+            .http
+            .get(&self.jwks_url)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("HTTP {}", response.status())));
+        }
+        let text = response.text().await.map_err(|e| failed(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| failed(e.to_string()))
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        {
+            let cached = self.keys.read().await;
+            if let Some((fetched, set)) = cached.as_ref() {
+                if let Some(jwk) = set.find(kid) {
+                    return DecodingKey::from_jwk(jwk)
+                        .map_err(|e| AuthError::Invalid(e.to_string()));
+                }
+                if fetched.elapsed() < KEYS_FRESH {
+                    return Err(AuthError::UnknownKey);
+                }
+            }
+        }
+        let set = self.fetch().await?;
+        let key = set
+            .find(kid)
+            .map(DecodingKey::from_jwk)
+            .transpose()
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        *self.keys.write().await = Some((Instant::now(), set));
+        key.ok_or(AuthError::UnknownKey)
+    }
+}
+
+#[async_trait]
+impl Authenticator for CognitoJwt {
+    async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::Invalid(format!(
+                "algorithm {:?} is not RS256",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::Malformed("no key id".into()))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // Access tokens carry `client_id`, ID tokens `aud`; both are checked below.
+        validation.validate_aud = false;
+        let claims = decode::<Claims>(token, &key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .claims;
+        let client = match claims.token_use.as_str() {
+            "access" => claims.client_id.as_deref(),
+            "id" => claims.aud.as_deref(),
+            other => {
+                return Err(AuthError::Invalid(format!(
+                    "token_use `{other}` is not access or id"
+                )));
+            }
+        };
+        if client != Some(self.client_id.as_str()) {
+            return Err(AuthError::WrongClient);
+        }
+        let user = claims
+            .username
+            .or(claims.cognito_username)
+            .unwrap_or(claims.sub);
+        let roles = claims
+            .groups
+            .iter()
+            .filter_map(|g| Role::parse(g))
+            .collect();
+        Ok(Principal { user, roles })
+    }
+}

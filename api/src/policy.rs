@@ -1,0 +1,103 @@
+//! The route × role table, enforced in one place: a middleware that authenticates the
+//! caller and checks the table before any handler runs.
+
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// Who may call a route. `None`: anyone, signed in or not.
+pub struct Rule {
+    pub method: Method,
+    pub path: &'static str,
+    pub roles: Option<&'static [Role]>,
+}
+
+const EVERYONE: &[Role] = &Role::ALL;
+const AUTHORS: &[Role] = &[Role::Admin, Role::PlanAuthor];
+
+pub fn rules() -> Vec<Rule> {
+    let rule = |method: Method, path: &'static str, roles: Option<&'static [Role]>| Rule {
+        method,
+        path,
+        roles,
+    };
+    vec![
+        rule(Method::GET, "/api/health", None),
+        rule(Method::GET, "/api/me", Some(EVERYONE)),
+        rule(Method::GET, "/api/source-servers", Some(EVERYONE)),
+        rule(Method::GET, "/api/protection-groups", Some(EVERYONE)),
+        rule(Method::POST, "/api/protection-groups", Some(AUTHORS)),
+        rule(
+            Method::POST,
+            "/api/protection-groups/preview",
+            Some(AUTHORS),
+        ),
+        rule(Method::GET, "/api/protection-groups/{id}", Some(EVERYONE)),
+        rule(Method::PUT, "/api/protection-groups/{id}", Some(AUTHORS)),
+        rule(Method::DELETE, "/api/protection-groups/{id}", Some(AUTHORS)),
+    ]
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Authenticates and authorizes by the table; puts the `Principal` in the request.
+pub async fn enforce(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let Some(path) = path else {
+        return next.run(request).await;
+    };
+    let method = request.method().clone();
+    let Some(rule) = state
+        .rules
+        .iter()
+        .find(|r| r.path == path && r.method == method)
+    else {
+        // A route without a rule is a bug; refuse rather than serve it open.
+        return ApiError::forbidden(format!("{method} {path} has no access rule")).into_response();
+    };
+    let Some(roles) = rule.roles else {
+        return next.run(request).await;
+    };
+    let Some(token) = bearer(&request) else {
+        return ApiError::unauthorized("sign in: send `Authorization: Bearer <token>`")
+            .into_response();
+    };
+    let principal: Principal = match state.auth.authenticate(token).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::unauthorized(e.to_string()).into_response(),
+    };
+    if !roles.iter().any(|r| principal.roles.contains(r)) {
+        let need: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+        return ApiError::forbidden(format!(
+            "{method} {path} needs one of the groups {}; `{}` is in none of them",
+            need.join(", "),
+            principal.user
+        ))
+        .into_response();
+    }
+    if let Some(slot) = request.extensions().get::<crate::app::PrincipalSlot>()
+        && let Ok(mut guard) = slot.0.lock()
+    {
+        *guard = Some(principal.clone());
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
