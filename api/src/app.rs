@@ -2,9 +2,10 @@
 
 use crate::auth::{Authenticator, Principal};
 use crate::drs::SourceServers;
+use crate::machines::Machines;
 use crate::policy::{self, Rule};
 use crate::routes;
-use crate::store::{AuditEntry, AuditLog, GroupStore};
+use crate::store::{AuditEntry, AuditLog, GroupStore, PlanStore};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
@@ -20,6 +21,10 @@ pub struct AppState {
     pub groups: Arc<dyn GroupStore>,
     pub drs: Arc<dyn SourceServers>,
     pub audit: Arc<dyn AuditLog>,
+    pub plans: Arc<dyn PlanStore>,
+    pub machines: Arc<dyn Machines>,
+    /// Names and ARNs the compiled machines use.
+    pub deployment: aslgen::Deployment,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +47,21 @@ pub fn router(state: AppState) -> Router {
                 .put(routes::groups::update)
                 .delete(routes::groups::delete),
         )
+        .route(
+            "/api/plans",
+            get(routes::plans::list).post(routes::plans::create),
+        )
+        .route("/api/plans/import", post(routes::plans::import))
+        .route(
+            "/api/plans/{id}",
+            get(routes::plans::get)
+                .put(routes::plans::update)
+                .delete(routes::plans::delete),
+        )
+        .route("/api/plans/{id}/versions", get(routes::plans::versions))
+        .route("/api/plans/{id}/asl", get(routes::plans::asl))
+        .route("/api/plans/{id}/graph", get(routes::plans::graph))
+        .route("/api/plans/{id}/export", get(routes::plans::export))
         // Layers run bottom-up: request id and audit wrap the access check.
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -3,6 +3,7 @@
 use crate::app::AppState;
 use crate::auth::CognitoJwt;
 use crate::drs::Drs;
+use crate::machines::Sfn;
 use crate::policy;
 use crate::store::Dynamo;
 use std::sync::Arc;
@@ -13,6 +14,9 @@ pub struct Config {
     pub issuer: String,
     pub client_id: String,
     pub jwks_url: String,
+    /// The execution role every plan's state machine runs with.
+    pub machine_role_arn: String,
+    pub deployment: aslgen::Deployment,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,11 +38,31 @@ impl Config {
         ))?;
         let jwks_url = var("COGNITO_JWKS_URL")
             .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
+        let defaults = aslgen::Deployment::default();
+        let table = var("TABLE_NAME").unwrap_or_else(|| defaults.table.clone());
+        let deployment = aslgen::Deployment {
+            partition: var("AWS_PARTITION").unwrap_or(defaults.partition),
+            region: var("AWS_REGION").unwrap_or(defaults.region),
+            account: var("AWS_ACCOUNT_ID").unwrap_or(defaults.account),
+            table: table.clone(),
+            topic: var("TOPIC_NAME").unwrap_or(defaults.topic),
+            probe_function: var("PROBE_FUNCTION").unwrap_or(defaults.probe_function),
+            console_url: var("CONSOLE_URL").unwrap_or(defaults.console_url),
+            machine_prefix: var("MACHINE_PREFIX").unwrap_or(defaults.machine_prefix),
+        };
+        let machine_role_arn = var("STATE_MACHINE_ROLE_ARN").unwrap_or_else(|| {
+            format!(
+                "arn:{}:iam::{}:role/drs-orchestrator-plans",
+                deployment.partition, deployment.account
+            )
+        });
         Ok(Self {
-            table: var("TABLE_NAME").unwrap_or_else(|| "drs-orchestrator".into()),
+            table,
             issuer,
             client_id,
             jwks_url,
+            machine_role_arn,
+            deployment,
         })
     }
 
@@ -65,7 +89,16 @@ impl Config {
             rules: policy::rules(),
             groups: dynamo.clone(),
             drs: Arc::new(Drs(aws_sdk_drs::Client::new(&aws))),
-            audit: dynamo,
+            audit: dynamo.clone(),
+            plans: dynamo,
+            machines: Arc::new(Sfn {
+                client: aws_sdk_sfn::Client::new(&aws),
+                role_arn: self.machine_role_arn.clone(),
+                partition: self.deployment.partition.clone(),
+                region: self.deployment.region.clone(),
+                account: self.deployment.account.clone(),
+            }),
+            deployment: self.deployment.clone(),
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod config;
 pub mod drs;
 pub mod error;
+pub mod machines;
+pub mod plans;
 pub mod policy;
 pub mod routes;
 pub mod store;

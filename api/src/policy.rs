@@ -40,6 +40,16 @@ pub fn rules() -> Vec<Rule> {
         rule(Method::GET, "/api/protection-groups/{id}", Some(EVERYONE)),
         rule(Method::PUT, "/api/protection-groups/{id}", Some(AUTHORS)),
         rule(Method::DELETE, "/api/protection-groups/{id}", Some(AUTHORS)),
+        rule(Method::GET, "/api/plans", Some(EVERYONE)),
+        rule(Method::POST, "/api/plans", Some(AUTHORS)),
+        rule(Method::POST, "/api/plans/import", Some(AUTHORS)),
+        rule(Method::GET, "/api/plans/{id}", Some(EVERYONE)),
+        rule(Method::PUT, "/api/plans/{id}", Some(AUTHORS)),
+        rule(Method::DELETE, "/api/plans/{id}", Some(AUTHORS)),
+        rule(Method::GET, "/api/plans/{id}/versions", Some(EVERYONE)),
+        rule(Method::GET, "/api/plans/{id}/asl", Some(EVERYONE)),
+        rule(Method::GET, "/api/plans/{id}/graph", Some(EVERYONE)),
+        rule(Method::GET, "/api/plans/{id}/export", Some(EVERYONE)),
     ]
 }
 

@@ -27,6 +27,12 @@ impl ParseError {
     }
 }
 
+/// YAML that this module reads back: enums as maps (`{tcp: {port: 5432}}`), not YAML tags.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    let json = serde_json::to_value(value).map_err(|e| e.to_string())?;
+    serde_yaml_ng::to_string(&json).map_err(|e| e.to_string())
+}
+
 pub fn plan_document(text: &str, origin: &str) -> Result<PlanDocument, ParseError> {
     from_text(text, origin)
 }
@@ -104,6 +110,18 @@ mod tests {
         let err = plan_document(text, "plan.yaml").unwrap_err();
         assert!(err.to_string().contains("`5 minutes`"), "{err}");
         assert_eq!(err.path(), Some("plan.defaults.launchTimeout"));
+    }
+
+    #[test]
+    fn yaml_written_is_yaml_read() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/three-tier.yaml"
+        ))
+        .unwrap();
+        let doc = plan_document(&text, "three-tier").unwrap();
+        let again = plan_document(&to_yaml(&doc).unwrap(), "round trip").unwrap();
+        assert_eq!(doc, again);
     }
 
     #[test]

@@ -140,6 +140,8 @@ impl Env {
                 self.emulator.endpoint(),
                 pool.id
             ),
+            machine_role_arn: ROLE.into(),
+            deployment: aslgen::Deployment::default(),
         };
         let app = api::router(config.state_with(&self.aws));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

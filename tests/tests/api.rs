@@ -253,3 +253,197 @@ async fn two_groups_claiming_one_server_at_once_exactly_one_wins() {
     }
     env.stop().await;
 }
+
+/// Creates the example's protection groups through the API; returns the plan as JSON.
+async fn three_tier(api: &system_tests::Api) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(system_tests::root().join("examples/three-tier.yaml")).unwrap();
+    let doc = aslgen::parse::plan_document(&text, "three-tier").unwrap();
+    for group in &doc.protection_groups {
+        let body = json!({"id": group.id, "name": group.name, "servers": group.servers});
+        let (status, body) = api
+            .call(
+                Some("PlanAuthor"),
+                Method::POST,
+                "/api/protection-groups",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    serde_json::to_value(&doc.plan).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_compile_deploy_version_and_lock() {
+    let env = Env::start(Setup::default()).await;
+    let api = env.start_api().await;
+    let plan = three_tier(&api).await;
+    let author = Some("PlanAuthor");
+
+    let (status, body) = api
+        .call(
+            Some("Viewer"),
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": plan})),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, created) = api
+        .call(
+            author,
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": plan})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["version"], 1);
+    assert_eq!(created["servers"], 11);
+    let arn = created["stateMachineArn"].as_str().unwrap().to_owned();
+    assert!(arn.ends_with(":stateMachine:drs-plan-shop-dr"), "{arn}");
+    // The machine exists in Step Functions and is exactly what aslgen compiles.
+    let described = env
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let deployed: serde_json::Value = serde_json::from_str(&described.definition).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&system_tests::statemachine("shop-dr")).unwrap();
+    assert_eq!(deployed, expected);
+    let asl = api
+        .http
+        .get(format!("{}/api/plans/shop-dr/asl", api.url))
+        .bearer_auth(api.pool.token("Viewer"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asl.status().as_u16(), 200);
+    assert_eq!(
+        asl.text().await.unwrap(),
+        system_tests::statemachine("shop-dr")
+    );
+    let graph = api
+        .http
+        .get(format!("{}/api/plans/shop-dr/graph?format=dot", api.url))
+        .bearer_auth(api.pool.token("Operator"))
+        .send()
+        .await
+        .unwrap();
+    assert!(graph.text().await.unwrap().starts_with("digraph plan"));
+
+    // Every validation problem, with its path.
+    let mut broken = plan.clone();
+    broken["waves"][1]["groups"][0]["dependsOn"][0]["group"] = json!("no-such-group");
+    broken["waves"][0]["name"] = json!("");
+    let (status, body) = api
+        .call(
+            author,
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": broken})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let paths: Vec<&str> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"plan.waves[0].name"), "{paths:?}");
+    assert!(
+        paths.contains(&"plan.waves[1].groups[0].dependsOn[0].group"),
+        "{paths:?}"
+    );
+    let (status, body) = api
+        .call(
+            author,
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": {"id": "x"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["details"][0]["path"], "plan");
+
+    // Two concurrent updates of version 1: exactly one wins, the other is told it is stale.
+    let mut renamed = plan.clone();
+    renamed["name"] = json!("Shop DR (renamed)");
+    let first = api.call(
+        author,
+        Method::PUT,
+        "/api/plans/shop-dr",
+        Some(json!({"plan": plan, "version": 1})),
+    );
+    let second = api.call(
+        Some("Admin"),
+        Method::PUT,
+        "/api/plans/shop-dr",
+        Some(json!({"plan": renamed, "version": 1})),
+    );
+    let ((s1, b1), (s2, b2)) = tokio::join!(first, second);
+    let mut statuses = [s1, s2];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{b1} {b2}");
+    let (_, current) = api
+        .call(author, Method::GET, "/api/plans/shop-dr", None)
+        .await;
+    assert_eq!(current["version"], 2);
+    let winner = if s1 == 200 { &b1 } else { &b2 };
+    assert_eq!(
+        current["name"], winner["name"],
+        "the winning update is the one kept"
+    );
+    let (status, versions) = api
+        .call(author, Method::GET, "/api/plans/shop-dr/versions", None)
+        .await;
+    assert_eq!(
+        (status, versions["items"].as_array().unwrap().len()),
+        (200, 2)
+    );
+
+    // Export as a plan file and import it back.
+    let exported = api
+        .http
+        .get(format!("{}/api/plans/shop-dr/export", api.url))
+        .bearer_auth(api.pool.token("Viewer"))
+        .send()
+        .await
+        .unwrap();
+    let yaml = exported.text().await.unwrap();
+    assert!(
+        yaml.contains("protectionGroups:") && yaml.contains("id: shop-dr"),
+        "{yaml}"
+    );
+    let imported = api
+        .http
+        .post(format!("{}/api/plans/import", api.url))
+        .bearer_auth(api.pool.token("PlanAuthor"))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    let imported_status = imported.status().as_u16();
+    assert_eq!(imported_status, 200, "{}", imported.text().await.unwrap());
+
+    // Delete with the version read; the machine goes too.
+    let (status, _) = api
+        .call(author, Method::DELETE, "/api/plans/shop-dr?version=3", None)
+        .await;
+    assert_eq!(status, 204);
+    assert!(
+        env.sfn
+            .describe_state_machine()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .is_err()
+    );
+    env.stop().await;
+}

@@ -32,13 +32,13 @@ pub struct GroupInput {
     pub version: Option<u64>,
 }
 
-fn body<T>(input: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn body<T>(input: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     input
         .map(|Json(v)| v)
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(super) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Owned { .. } | StoreError::Exists(_) => ApiError::conflict(e.to_string()),
         StoreError::Stale { .. } => ApiError::stale(e.to_string()),
@@ -226,6 +226,18 @@ pub async fn update(
 #[derive(Debug, Deserialize)]
 pub struct VersionQuery {
     version: Option<String>,
+}
+
+/// The `?version=N` a delete must name.
+pub(super) fn version_query(query: &VersionQuery, what: &str) -> Result<u64, ApiError> {
+    let version = query.version.as_deref().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "deleting a {what} needs `?version=N`, the version it was read at"
+        ))
+    })?;
+    version
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("version `{version}` is not a whole number")))
 }
 
 pub async fn delete(

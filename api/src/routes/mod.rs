@@ -1,6 +1,7 @@
 //! Handlers: thin — parse, call the domain, shape the answer.
 
 pub mod groups;
+pub mod plans;
 
 use crate::app::AppState;
 use crate::auth::Principal;

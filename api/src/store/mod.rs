@@ -6,6 +6,10 @@
 //! owns a source server (written in the same transactions as the group, so a server is
 //! owned once), `AUDIT#<day>`/`<time>#<id>` for the audit trail.
 
+mod plans;
+
+pub use plans::{PlanStore, StoredPlan};
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
@@ -38,11 +42,11 @@ pub struct StoredGroup {
 pub enum StoreError {
     #[error("server `{server}` already belongs to protection group `{owner}`")]
     Owned { server: String, owner: String },
-    #[error("protection group `{0}` already exists")]
+    #[error("{0} already exists")]
     Exists(String),
     #[error("version {expected} is stale; the current version is {current}")]
     Stale { expected: u64, current: u64 },
-    #[error("protection group `{0}` does not exist")]
+    #[error("{0} does not exist")]
     NotFound(String),
     #[error("DynamoDB: {0}")]
     Backend(String),
@@ -91,11 +95,11 @@ pub struct Dynamo {
 /// DynamoDB takes at most 100 actions per transaction.
 const TRANSACTION_LIMIT: usize = 100;
 
-fn s(text: &str) -> AttributeValue {
+pub(crate) fn s(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_owned())
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -343,7 +347,7 @@ impl GroupStore for Dynamo {
             let _ = self.transact(undo).await;
             let service = e.into_service_error();
             return Err(if service.is_conditional_check_failed_exception() {
-                StoreError::Exists(group.id.clone())
+                StoreError::Exists(format!("protection group `{}`", group.id))
             } else {
                 backend(service)
             });
@@ -381,10 +385,10 @@ impl GroupStore for Dynamo {
             let _ = self.transact(undo).await;
             let service = e.into_service_error();
             if service.is_conditional_check_failed_exception() {
-                let current = self.get(&group.id).await?.map(|g| g.version);
+                let current = GroupStore::get(self, &group.id).await?.map(|g| g.version);
                 return Err(match current {
                     Some(current) => StoreError::Stale { expected, current },
-                    None => StoreError::NotFound(group.id.clone()),
+                    None => StoreError::NotFound(format!("protection group `{}`", group.id)),
                 });
             }
             return Err(backend(service));
@@ -398,8 +402,8 @@ impl GroupStore for Dynamo {
     }
 
     async fn delete(&self, id: &str, expected: u64) -> Result<(), StoreError> {
-        let Some(group) = self.get(id).await? else {
-            return Err(StoreError::NotFound(id.to_owned()));
+        let Some(group) = GroupStore::get(self, id).await? else {
+            return Err(StoreError::NotFound(format!("protection group `{id}`")));
         };
         let deleted = self
             .client

@@ -1,0 +1,87 @@
+//! Plans as the API sees them: the author's plan, completed with the stored protection
+//! groups, validated and compiled by `aslgen`.
+
+use crate::app::AppState;
+use crate::error::{ApiError, Detail};
+use serde_json::Value;
+
+pub struct Built {
+    pub document: aslgen::PlanDocument,
+    pub resolved: aslgen::Resolved,
+    pub compiled: aslgen::Compiled,
+}
+
+/// Parses, validates (every problem, with its path) and compiles a plan.
+pub async fn build(state: &AppState, plan: &Value) -> Result<Built, ApiError> {
+    let plan: aslgen::model::RecoveryPlan =
+        serde_path_to_error::deserialize(plan).map_err(|e| {
+            let path = e.path().to_string();
+            ApiError::invalid(
+                "the plan is not well formed",
+                vec![Detail {
+                    path: if path == "." {
+                        "plan".into()
+                    } else {
+                        format!("plan.{path}")
+                    },
+                    message: e.into_inner().to_string(),
+                }],
+            )
+        })?;
+    let mut ids: Vec<String> = plan
+        .waves
+        .iter()
+        .flat_map(|w| w.groups.iter().map(|g| g.group.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut groups = Vec::new();
+    for id in ids {
+        if let Some(stored) = state
+            .groups
+            .get(&id)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
+            groups.push(aslgen::model::ProtectionGroup {
+                id: stored.id,
+                name: stored.name,
+                description: stored.description,
+                servers: stored.resolved_servers,
+                tag_selector: None,
+            });
+        }
+    }
+    let fleet = state.drs.list().await?;
+    let inventory = aslgen::Inventory {
+        servers: fleet
+            .into_iter()
+            .map(|s| aslgen::inventory::SourceServer {
+                id: s.id,
+                hostname: s.hostname,
+                tags: s.tags.into_iter().collect(),
+                replication_state: s.replication_state,
+                lag_seconds: s.lag_seconds,
+            })
+            .collect(),
+    };
+    let document = aslgen::PlanDocument {
+        protection_groups: groups,
+        plan,
+    };
+    let resolved = aslgen::validate(&document, Some(&inventory))?;
+    let compiled = aslgen::compile(&resolved, &state.deployment).map_err(|e| {
+        ApiError::invalid(
+            "the plan cannot be compiled",
+            vec![Detail {
+                path: "plan".into(),
+                message: e.to_string(),
+            }],
+        )
+    })?;
+    Ok(Built {
+        document,
+        resolved,
+        compiled,
+    })
+}

@@ -1,0 +1,285 @@
+//! Recovery plans: validated and compiled by aslgen; saving deploys the plan's own state
+//! machine; versions kept; the compiled ASL, its graph, and YAML export/import.
+
+use super::groups::{body, store_error, version_query};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, Detail};
+use crate::plans::build;
+use crate::store::StoredPlan;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanInput {
+    pub plan: Value,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+fn summary(plan: &StoredPlan) -> Value {
+    json!({
+        "id": plan.id,
+        "name": plan.name,
+        "version": plan.version,
+        "servers": plan.servers,
+        "stateMachineArn": plan.state_machine_arn,
+        "updatedAt": plan.updated_at,
+        "updatedBy": plan.updated_by,
+    })
+}
+
+async fn load(state: &AppState, id: &str) -> Result<StoredPlan, ApiError> {
+    state
+        .plans
+        .get(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found(format!("recovery plan `{id}` does not exist")))
+}
+
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let plans = state.plans.list().await.map_err(store_error)?;
+    Ok(Json(
+        json!({"items": plans.iter().map(summary).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<StoredPlan>, ApiError> {
+    load(&state, &id).await.map(Json)
+}
+
+/// Validates, compiles, deploys the machine, then stores the new version.
+async fn save(
+    state: &AppState,
+    user: &str,
+    plan: Value,
+    expected: Option<u64>,
+    path_id: Option<&str>,
+) -> Result<StoredPlan, ApiError> {
+    let built = build(state, &plan).await?;
+    let id = built.resolved.plan_id.clone();
+    if let Some(path_id) = path_id.filter(|p| *p != id) {
+        return Err(ApiError::invalid(
+            "a plan's id cannot change",
+            vec![Detail {
+                path: "plan.id".into(),
+                message: format!("`{id}` differs from the plan's id `{path_id}`"),
+            }],
+        ));
+    }
+    let current = match expected {
+        Some(v) => {
+            let current = load(state, &id).await?;
+            if current.version != v {
+                return Err(ApiError::stale(format!(
+                    "version {v} is stale; the current version is {}",
+                    current.version
+                )));
+            }
+            Some(current)
+        }
+        None => {
+            if state.plans.get(&id).await.map_err(store_error)?.is_some() {
+                return Err(ApiError::conflict(format!(
+                    "recovery plan `{id}` already exists"
+                )));
+            }
+            None
+        }
+    };
+    let arn = state
+        .machines
+        .deploy(&built.compiled.name, &built.compiled.definition_minified())
+        .await?;
+    let now = crate::now();
+    let stored = StoredPlan {
+        id,
+        name: built.resolved.plan_name.clone(),
+        plan,
+        version: expected.map_or(1, |v| v + 1),
+        state_machine_arn: arn,
+        servers: built.resolved.server_count() as u64,
+        created_at: current.map_or_else(|| now.clone(), |c| c.created_at),
+        updated_at: now,
+        updated_by: user.to_owned(),
+    };
+    state
+        .plans
+        .save(&stored, expected)
+        .await
+        .map_err(store_error)?;
+    Ok(stored)
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    input: Result<Json<PlanInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<StoredPlan>), ApiError> {
+    let input = body(input)?;
+    let saved = save(&state, &principal.user, input.plan, None, None).await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    Path(id): Path<String>,
+    input: Result<Json<PlanInput>, JsonRejection>,
+) -> Result<Json<StoredPlan>, ApiError> {
+    let input = body(input)?;
+    let Some(version) = input.version else {
+        return Err(ApiError::invalid(
+            "replacing a plan needs the version it was read at",
+            vec![Detail {
+                path: "version".into(),
+                message: "`version` is required".into(),
+            }],
+        ));
+    };
+    save(
+        &state,
+        &principal.user,
+        input.plan,
+        Some(version),
+        Some(&id),
+    )
+    .await
+    .map(Json)
+}
+
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<super::groups::VersionQuery>,
+) -> Result<StatusCode, ApiError> {
+    let version = version_query(&query, "plan")?;
+    let plan = load(&state, &id).await?;
+    state
+        .plans
+        .delete(&id, version)
+        .await
+        .map_err(store_error)?;
+    state.machines.delete(&plan.state_machine_arn).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn versions(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    load(&state, &id).await?;
+    let versions = state.plans.versions(&id).await.map_err(store_error)?;
+    Ok(Json(
+        json!({"items": versions.iter().map(summary).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn asl(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let plan = load(&state, &id).await?;
+    let built = build(&state, &plan.plan).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        built.compiled.definition(),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphQuery {
+    format: Option<String>,
+}
+
+pub async fn graph(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<GraphQuery>,
+) -> Result<Response, ApiError> {
+    let format = match query.format.as_deref().unwrap_or("mermaid") {
+        "mermaid" => aslgen::graph::Format::Mermaid,
+        "dot" => aslgen::graph::Format::Dot,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "format `{other}` is not `mermaid` or `dot`"
+            )));
+        }
+    };
+    let plan = load(&state, &id).await?;
+    let built = build(&state, &plan.plan).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        aslgen::graph::render(&built.resolved, format),
+    )
+        .into_response())
+}
+
+/// The plan with the groups it uses, as a plan file `aslgen` reads.
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let plan = load(&state, &id).await?;
+    let built = build(&state, &plan.plan).await?;
+    let yaml = aslgen::parse::to_yaml(&built.document)
+        .map_err(|e| ApiError::internal(format!("cannot write YAML: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.yaml\""),
+            ),
+        ],
+        yaml,
+    )
+        .into_response())
+}
+
+/// Creates or replaces a plan from a plan file (YAML or JSON). The file's protection
+/// groups must already exist; its `plan` is saved.
+pub async fn import(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    text: String,
+) -> Result<(StatusCode, Json<StoredPlan>), ApiError> {
+    let document = aslgen::parse::plan_document(&text, "import").map_err(|e| {
+        ApiError::invalid(
+            "the plan file is not well formed",
+            vec![Detail {
+                path: e.path().unwrap_or("(document)").to_owned(),
+                message: e.to_string(),
+            }],
+        )
+    })?;
+    let plan =
+        serde_json::to_value(&document.plan).map_err(|e| ApiError::internal(e.to_string()))?;
+    let existing = state
+        .plans
+        .get(&document.plan.id)
+        .await
+        .map_err(store_error)?;
+    match existing {
+        Some(current) => {
+            let saved = save(&state, &principal.user, plan, Some(current.version), None).await?;
+            Ok((StatusCode::OK, Json(saved)))
+        }
+        None => {
+            let saved = save(&state, &principal.user, plan, None, None).await?;
+            Ok((StatusCode::CREATED, Json(saved)))
+        }
+    }
+}
