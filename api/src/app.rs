@@ -2,10 +2,10 @@
 
 use crate::auth::{Authenticator, Principal};
 use crate::drs::SourceServers;
-use crate::machines::Machines;
+use crate::machines::{Machines, Runs};
 use crate::policy::{self, Rule};
 use crate::routes;
-use crate::store::{AuditEntry, AuditLog, GroupStore, PlanStore};
+use crate::store::{AuditEntry, AuditLog, GroupStore, PlanStore, RunStore};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
@@ -23,6 +23,10 @@ pub struct AppState {
     pub audit: Arc<dyn AuditLog>,
     pub plans: Arc<dyn PlanStore>,
     pub machines: Arc<dyn Machines>,
+    /// Executions and approvals as the machines record them (DynamoDB).
+    pub records: Arc<dyn RunStore>,
+    /// Executions in Step Functions.
+    pub runs: Arc<dyn Runs>,
     /// Names and ARNs the compiled machines use.
     pub deployment: aslgen::Deployment,
 }
@@ -62,6 +66,30 @@ pub fn router(state: AppState) -> Router {
         .route("/api/plans/{id}/asl", get(routes::plans::asl))
         .route("/api/plans/{id}/graph", get(routes::plans::graph))
         .route("/api/plans/{id}/export", get(routes::plans::export))
+        .route("/api/plans/{id}/preflight", get(routes::executions::report))
+        .route(
+            "/api/plans/{id}/executions",
+            post(routes::executions::start),
+        )
+        .route("/api/executions", get(routes::executions::list))
+        .route("/api/executions/{id}", get(routes::executions::get))
+        .route(
+            "/api/executions/{id}/cancel",
+            post(routes::executions::cancel),
+        )
+        .route(
+            "/api/executions/{id}/cleanup",
+            post(routes::executions::cleanup),
+        )
+        .route(
+            "/api/executions/{id}/redrive",
+            post(routes::executions::redrive),
+        )
+        .route("/api/approvals", get(routes::approvals::list))
+        .route(
+            "/api/approvals/{id}",
+            get(routes::approvals::get).post(routes::approvals::decide),
+        )
         // Layers run bottom-up: request id and audit wrap the access check.
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -75,6 +75,13 @@ impl Config {
     /// The application wired to the given AWS configuration (tests, local mode).
     pub fn state_with(&self, aws: &aws_config::SdkConfig) -> AppState {
         let aws = aws.clone();
+        let sfn = Arc::new(Sfn {
+            client: aws_sdk_sfn::Client::new(&aws),
+            role_arn: self.machine_role_arn.clone(),
+            partition: self.deployment.partition.clone(),
+            region: self.deployment.region.clone(),
+            account: self.deployment.account.clone(),
+        });
         let dynamo = Arc::new(Dynamo {
             client: aws_sdk_dynamodb::Client::new(&aws),
             table: self.table.clone(),
@@ -90,14 +97,10 @@ impl Config {
             groups: dynamo.clone(),
             drs: Arc::new(Drs(aws_sdk_drs::Client::new(&aws))),
             audit: dynamo.clone(),
-            plans: dynamo,
-            machines: Arc::new(Sfn {
-                client: aws_sdk_sfn::Client::new(&aws),
-                role_arn: self.machine_role_arn.clone(),
-                partition: self.deployment.partition.clone(),
-                region: self.deployment.region.clone(),
-                account: self.deployment.account.clone(),
-            }),
+            plans: dynamo.clone(),
+            records: dynamo,
+            machines: sfn.clone(),
+            runs: sfn,
             deployment: self.deployment.clone(),
         }
     }

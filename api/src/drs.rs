@@ -28,6 +28,12 @@ impl SourceServer {
 #[async_trait]
 pub trait SourceServers: Send + Sync {
     async fn list(&self) -> Result<Vec<SourceServer>, ApiError>;
+    /// Drill recovery instances of these source servers.
+    async fn drill_instances(&self, servers: &[String]) -> Result<Vec<String>, ApiError>;
+    /// Terminates recovery instances; returns the DRS job IDs.
+    async fn terminate(&self, instances: &[String]) -> Result<Vec<String>, ApiError>;
+    /// (active jobs, servers in active jobs), for the pre-flight quota check.
+    async fn active_load(&self) -> Result<(usize, usize), ApiError>;
 }
 
 pub struct Drs(pub aws_sdk_drs::Client);
@@ -115,6 +121,89 @@ impl SourceServers for Drs {
                 return Ok(out);
             }
         }
+    }
+
+    async fn drill_instances(&self, servers: &[String]) -> Result<Vec<String>, ApiError> {
+        self.drill_instances_impl(servers).await
+    }
+
+    async fn terminate(&self, instances: &[String]) -> Result<Vec<String>, ApiError> {
+        let mut jobs = Vec::new();
+        for chunk in instances.chunks(200) {
+            let out = self
+                .0
+                .terminate_recovery_instances()
+                .set_recovery_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| drs_error("TerminateRecoveryInstances", e.into_service_error()))?;
+            jobs.extend(out.job().map(|j| j.job_id().to_owned()));
+        }
+        Ok(jobs)
+    }
+
+    async fn active_load(&self) -> Result<(usize, usize), ApiError> {
+        let mut jobs = 0;
+        let mut servers = 0;
+        let mut token = None;
+        loop {
+            let page = self
+                .0
+                .describe_jobs()
+                .max_results(1_000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
+            for job in page.items() {
+                if job.status().map(|s| s.as_str()) != Some("COMPLETED") {
+                    jobs += 1;
+                    servers += job.participating_servers().len();
+                }
+            }
+            token = page.next_token;
+            if token.is_none() {
+                return Ok((jobs, servers));
+            }
+        }
+    }
+}
+
+fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(format!("DRS {what} failed: {e}"))
+}
+
+impl Drs {
+    pub async fn drill_instances_impl(&self, servers: &[String]) -> Result<Vec<String>, ApiError> {
+        let mut out = Vec::new();
+        for chunk in servers.chunks(200) {
+            let mut token = None;
+            loop {
+                let page = self
+                    .0
+                    .describe_recovery_instances()
+                    .filters(
+                        aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
+                            .set_source_server_ids(Some(chunk.to_vec()))
+                            .build(),
+                    )
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| drs_error("DescribeRecoveryInstances", e.into_service_error()))?;
+                out.extend(
+                    page.items()
+                        .iter()
+                        .filter(|r| r.is_drill() == Some(true))
+                        .filter_map(|r| r.recovery_instance_id().map(str::to_owned)),
+                );
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

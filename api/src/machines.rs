@@ -82,3 +82,99 @@ impl Machines for Sfn {
             })
     }
 }
+
+/// Executions of the plans' machines and the callback answers for approvals.
+#[async_trait]
+pub trait Runs: Send + Sync {
+    async fn start(&self, machine_arn: &str, name: &str, input: &str) -> Result<String, ApiError>;
+    async fn stop(&self, execution_arn: &str, cause: &str) -> Result<(), ApiError>;
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, …; `None` if unknown.
+    async fn status(&self, execution_arn: &str) -> Result<Option<String>, ApiError>;
+    async fn approve(&self, token: &str, output: &str) -> Result<(), ApiError>;
+    async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), ApiError>;
+    async fn redrive(&self, execution_arn: &str) -> Result<(), ApiError>;
+}
+
+fn sfn_error(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(format!("Step Functions {what} failed: {e}"))
+}
+
+#[async_trait]
+impl Runs for Sfn {
+    async fn start(&self, machine_arn: &str, name: &str, input: &str) -> Result<String, ApiError> {
+        self.client
+            .start_execution()
+            .state_machine_arn(machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+            .map(|o| o.execution_arn)
+            .map_err(|e| sfn_error("StartExecution", e.into_service_error()))
+    }
+
+    async fn stop(&self, execution_arn: &str, cause: &str) -> Result<(), ApiError> {
+        self.client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .error("Plan.Cancelled")
+            .cause(cause)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sfn_error("StopExecution", e.into_service_error()))
+    }
+
+    async fn status(&self, execution_arn: &str) -> Result<Option<String>, ApiError> {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.status.as_str().to_owned())),
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_execution_does_not_exist() {
+                    Ok(None)
+                } else {
+                    Err(sfn_error("DescribeExecution", service))
+                }
+            }
+        }
+    }
+
+    async fn approve(&self, token: &str, output: &str) -> Result<(), ApiError> {
+        self.client
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sfn_error("SendTaskSuccess", e.into_service_error()))
+    }
+
+    async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), ApiError> {
+        self.client
+            .send_task_failure()
+            .task_token(token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sfn_error("SendTaskFailure", e.into_service_error()))
+    }
+
+    async fn redrive(&self, execution_arn: &str) -> Result<(), ApiError> {
+        self.client
+            .redrive_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sfn_error("RedriveExecution", e.into_service_error()))
+    }
+}

@@ -19,6 +19,8 @@ pub struct Rule {
 
 const EVERYONE: &[Role] = &Role::ALL;
 const AUTHORS: &[Role] = &[Role::Admin, Role::PlanAuthor];
+const OPERATORS: &[Role] = &[Role::Admin, Role::Operator];
+const APPROVERS: &[Role] = &[Role::Admin, Role::Approver];
 
 pub fn rules() -> Vec<Rule> {
     let rule = |method: Method, path: &'static str, roles: Option<&'static [Role]>| Rule {
@@ -50,6 +52,24 @@ pub fn rules() -> Vec<Rule> {
         rule(Method::GET, "/api/plans/{id}/asl", Some(EVERYONE)),
         rule(Method::GET, "/api/plans/{id}/graph", Some(EVERYONE)),
         rule(Method::GET, "/api/plans/{id}/export", Some(EVERYONE)),
+        rule(Method::GET, "/api/plans/{id}/preflight", Some(EVERYONE)),
+        rule(Method::POST, "/api/plans/{id}/executions", Some(OPERATORS)),
+        rule(Method::GET, "/api/executions", Some(EVERYONE)),
+        rule(Method::GET, "/api/executions/{id}", Some(EVERYONE)),
+        rule(Method::POST, "/api/executions/{id}/cancel", Some(OPERATORS)),
+        rule(
+            Method::POST,
+            "/api/executions/{id}/cleanup",
+            Some(OPERATORS),
+        ),
+        rule(
+            Method::POST,
+            "/api/executions/{id}/redrive",
+            Some(OPERATORS),
+        ),
+        rule(Method::GET, "/api/approvals", Some(APPROVERS)),
+        rule(Method::GET, "/api/approvals/{id}", Some(EVERYONE)),
+        rule(Method::POST, "/api/approvals/{id}", Some(APPROVERS)),
     ]
 }
 

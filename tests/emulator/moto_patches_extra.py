@@ -174,10 +174,33 @@ def describe_execution_output() -> None:
     StepFunctionResponse.describe_execution = describe_execution
 
 
+def stop_execution_aborts() -> None:
+    """StopExecution ends the execution at once: status ABORTED, with its stop date.
+
+    AWS: a stopped Standard execution is ABORTED immediately, whatever state it is in.
+    moto 5.2.5: asks the worker thread to stop and lets it reflect the status; a worker
+    blocked on a `.waitForTaskToken` task (an approval) never does, so DescribeExecution
+    keeps answering RUNNING.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original = Execution.stop
+
+    def stop(self, stop_date, error, cause):
+        original(self, stop_date=stop_date, error=error, cause=cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = stop_date
+
+    Execution.stop = stop
+
+
 CORRECTIONS = (
     json_string_escapes,
     intrinsic_escapes,
     choice_timestamps,
     send_task_failure_cause,
     describe_execution_output,
+    stop_execution_aborts,
 )

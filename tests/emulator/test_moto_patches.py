@@ -292,3 +292,40 @@ def test_describe_execution_output_is_json_text(moto):
     assert output_of("yes") == '"yes"'
     assert output_of(None) == "null"
     assert output_of({"a": [1, True]}) == '{"a":[1,true]}'
+
+
+def test_stop_execution_aborts_a_machine_waiting_for_a_token(moto):
+    """AWS: StopExecution makes a waiting execution ABORTED at once."""
+    import json as _json
+    import time as _time
+
+    sfn = moto.client("stepfunctions")
+    ddb = moto.client("dynamodb")
+    ddb.create_table(
+        TableName="stop-test",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    definition = {
+        "StartAt": "Wait for token",
+        "States": {
+            "Wait for token": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem.waitForTaskToken",
+                "Parameters": {"TableName": "stop-test", "Item": {"pk": {"S": "x"}, "token": {"S.$": "$$.Task.Token"}}},
+                "End": True,
+            }
+        },
+    }
+    arn = sfn.create_state_machine(
+        name="stop-test", definition=_json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = _time.time() + 10
+    while "Item" not in ddb.get_item(TableName="stop-test", Key={"pk": {"S": "x"}}) and _time.time() < deadline:
+        _time.sleep(0.1)
+    sfn.stop_execution(executionArn=execution, cause="test")
+    described = sfn.describe_execution(executionArn=execution)
+    assert described["status"] == "ABORTED"
+    assert "stopDate" in described

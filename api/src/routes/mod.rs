@@ -1,7 +1,10 @@
 //! Handlers: thin — parse, call the domain, shape the answer.
 
+pub mod approvals;
+pub mod executions;
 pub mod groups;
 pub mod plans;
+pub mod records;
 
 use crate::app::AppState;
 use crate::auth::Principal;

@@ -7,8 +7,10 @@
 //! owned once), `AUDIT#<day>`/`<time>#<id>` for the audit trail.
 
 mod plans;
+mod runs;
 
 pub use plans::{PlanStore, StoredPlan};
+pub use runs::{Item, LockError, RunStore};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;

@@ -1,0 +1,456 @@
+//! Executions: a pre-flight readiness report, enforced; one active execution per plan and
+//! per server (locks); the execution's own records; cancel, clean up, redrive.
+
+use super::groups::{body, store_error};
+use super::records::{item, text};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, Detail};
+use crate::plans::build;
+use crate::store::LockError;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Replication states with no recoverable data yet, or none any more.
+const UNRECOVERABLE: [&str; 4] = ["INITIATING", "INITIAL_SYNC", "DISCONNECTED", "STOPPED"];
+/// Replication lag past which the report warns that the recovery point is old.
+const LAG_WARNING_SECONDS: u64 = 15 * 60;
+
+fn store(e: crate::store::StoreError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// What the pre-flight check found: problems block a start, warnings do not.
+async fn preflight(state: &AppState, servers: &[String]) -> Result<Value, ApiError> {
+    let (fleet, load) = tokio::join!(state.drs.list(), state.drs.active_load());
+    let fleet = fleet?;
+    let (active_jobs, busy_servers) = load?;
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for id in servers {
+        match fleet.iter().find(|s| &s.id == id) {
+            None => problems.push(json!({"server": id, "message": format!("source server `{id}` no longer exists in DRS")})),
+            Some(s) if UNRECOVERABLE.contains(&s.replication_state.as_str()) => problems.push(json!({
+                "server": id,
+                "message": format!("`{}` ({id}) cannot be recovered: replication is {}", s.hostname, s.replication_state)
+            })),
+            Some(s) => {
+                if s.replication_state != "CONTINUOUS" {
+                    warnings.push(json!({"server": id, "message": format!("`{}` replication is {}", s.hostname, s.replication_state)}));
+                }
+                if s.lag_seconds > LAG_WARNING_SECONDS {
+                    warnings.push(json!({"server": id, "message": format!("`{}` lags {} minutes behind", s.hostname, s.lag_seconds / 60)}));
+                }
+            }
+        }
+    }
+    let capacity = aslgen::flow::MAX_SERVERS_IN_FLIGHT.saturating_sub(busy_servers);
+    if active_jobs >= aslgen::flow::MAX_JOBS_IN_FLIGHT || capacity == 0 {
+        warnings.push(json!({"message": format!(
+            "DRS is busy: {active_jobs} active jobs with {busy_servers} servers; launches will wait for capacity"
+        )}));
+    }
+    Ok(json!({
+        "ready": problems.is_empty(),
+        "servers": servers.len(),
+        "problems": problems,
+        "warnings": warnings,
+        "drs": {"activeJobs": active_jobs, "serversInActiveJobs": busy_servers},
+    }))
+}
+
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let plan = state
+        .plans
+        .get(&id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found(format!("recovery plan `{id}` does not exist")))?;
+    let built = build(&state, &plan.plan).await?;
+    let servers: Vec<String> = built
+        .resolved
+        .all_servers()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    preflight(&state, &servers).await.map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartInput {
+    #[serde(default = "default_mode")]
+    mode: String,
+    /// For RECOVERY: the plan's name, typed to confirm.
+    #[serde(default)]
+    confirm: Option<String>,
+    #[serde(default)]
+    poll_seconds: Option<u32>,
+    #[serde(default)]
+    snapshots: BTreeMap<String, String>,
+}
+
+fn default_mode() -> String {
+    "DRILL".into()
+}
+
+fn execution_name(plan: &str, mode: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let salt = now.nanosecond() % 10_000;
+    let name = format!("{plan}-{}-{stamp}-{salt:04}", mode.to_lowercase());
+    name.chars().take(80).collect()
+}
+
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    Path(id): Path<String>,
+    input: Result<Json<StartInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let input = body(input)?;
+    let plan = state
+        .plans
+        .get(&id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found(format!("recovery plan `{id}` does not exist")))?;
+    let mode = match input.mode.as_str() {
+        "DRILL" => aslgen::model::Mode::Drill,
+        "RECOVERY" => aslgen::model::Mode::Recovery,
+        other => {
+            return Err(ApiError::invalid(
+                "the mode must be DRILL or RECOVERY",
+                vec![Detail {
+                    path: "mode".into(),
+                    message: format!("`{other}` is not DRILL or RECOVERY"),
+                }],
+            ));
+        }
+    };
+    if mode == aslgen::model::Mode::Recovery && input.confirm.as_deref() != Some(plan.name.as_str())
+    {
+        return Err(ApiError::invalid(
+            "a real recovery must be confirmed by typing the plan's name",
+            vec![Detail {
+                path: "confirm".into(),
+                message: format!("type `{}` to confirm a RECOVERY", plan.name),
+            }],
+        ));
+    }
+    let built = build(&state, &plan.plan).await?;
+    let execution_input = aslgen::model::ExecutionInput {
+        mode,
+        poll_seconds: input.poll_seconds.unwrap_or(30),
+        snapshots: input.snapshots.into_iter().collect(),
+    };
+    aslgen::validate::validate_input(&built.resolved, &execution_input)?;
+    let servers: Vec<String> = built
+        .resolved
+        .all_servers()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let report = preflight(&state, &servers).await?;
+    if report["ready"] != json!(true) {
+        return Err(ApiError {
+            details: report["problems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| Detail {
+                    path: p["server"].as_str().unwrap_or("servers").to_owned(),
+                    message: p["message"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+            ..ApiError::conflict("the pre-flight check found servers that cannot be recovered")
+        });
+    }
+
+    let name = execution_name(&plan.id, &input.mode);
+    let execution_arn = format!(
+        "{}:{name}",
+        plan.state_machine_arn
+            .replace(":stateMachine:", ":execution:")
+    );
+    let keys: Vec<String> = std::iter::once(format!("PLAN#{}", plan.id))
+        .chain(servers.iter().map(|s| format!("SERVER#{s}")))
+        .collect();
+    let mut attempts = 0;
+    loop {
+        match state.records.lock(&keys, &execution_arn).await {
+            Ok(()) => break,
+            Err(LockError::Held { key, holder }) => {
+                let running = state
+                    .runs
+                    .status(&holder)
+                    .await?
+                    .is_some_and(|s| s == "RUNNING");
+                attempts += 1;
+                if running || attempts > 3 {
+                    let what = match key.split_once('#') {
+                        Some(("PLAN", _)) => format!("plan `{}` is already running", plan.id),
+                        Some((_, server)) => format!("server `{server}` is busy"),
+                        None => format!("`{key}` is busy"),
+                    };
+                    return Err(ApiError::conflict(format!(
+                        "{what} in execution `{holder}`"
+                    )));
+                }
+                // The holder ended without releasing (or was stopped outside the API).
+                state
+                    .records
+                    .break_lock(&key, &holder)
+                    .await
+                    .map_err(store)?;
+            }
+            Err(LockError::Store(e)) => return Err(store(e)),
+        }
+    }
+    let input_json =
+        serde_json::to_string(&execution_input).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Err(e) = state
+        .runs
+        .start(&plan.state_machine_arn, &name, &input_json)
+        .await
+    {
+        let _ = state.records.unlock(&keys, &execution_arn).await;
+        return Err(e);
+    }
+    tracing::info!(plan = %plan.id, execution = %name, user = %principal.user, "execution started");
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": name, "executionArn": execution_arn, "mode": input.mode, "preflight": report}),
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    plan: Option<String>,
+    status: Option<String>,
+    mode: Option<String>,
+    limit: Option<String>,
+    next_token: Option<String>,
+}
+
+fn id_of(record: &crate::store::Item) -> String {
+    text(record, "pk").trim_start_matches("EXEC#").to_owned()
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = match q.limit.as_deref() {
+        None => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "limit `{l}` must be from 1 to 200"
+                )));
+            }
+        },
+    };
+    let offset = match q.next_token.as_deref() {
+        None => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("nextToken `{t}` is not one this API gave"))
+        })?,
+    };
+    let mut records = state.records.executions().await.map_err(store)?;
+    records.retain(|r| {
+        q.plan.as_ref().is_none_or(|p| text(r, "planId") == *p)
+            && q.status.as_ref().is_none_or(|s| text(r, "status") == *s)
+            && q.mode.as_ref().is_none_or(|m| text(r, "mode") == *m)
+    });
+    records.sort_by(|a, b| text(b, "startedAt").cmp(&text(a, "startedAt")));
+    let total = records.len();
+    let items: Vec<Value> = records
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| {
+            let mut v = item(r);
+            v["id"] = json!(id_of(r));
+            v
+        })
+        .collect();
+    let mut out = json!({"items": items});
+    if offset + limit < total {
+        out["nextToken"] = json!((offset + limit).to_string());
+    }
+    Ok(Json(out))
+}
+
+async fn load(
+    state: &AppState,
+    id: &str,
+) -> Result<(crate::store::Item, Vec<crate::store::Item>), ApiError> {
+    let mut items = state.records.execution(id).await.map_err(store)?;
+    let position = items
+        .iter()
+        .position(|i| text(i, "sk") == "EXECUTION")
+        .ok_or_else(|| ApiError::not_found(format!("execution `{id}` does not exist")))?;
+    let execution = items.remove(position);
+    Ok((execution, items))
+}
+
+fn execution_arn(record: &crate::store::Item, id: &str) -> String {
+    format!(
+        "{}:{id}",
+        text(record, "stateMachineArn").replace(":stateMachine:", ":execution:")
+    )
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (execution, mut steps) = load(&state, &id).await?;
+    steps.sort_by_key(|s| text(s, "sk"));
+    let arn = execution_arn(&execution, &id);
+    let engine = state.runs.status(&arn).await?;
+    let mut out = item(&execution);
+    out["id"] = json!(id);
+    out["executionArn"] = json!(arn);
+    out["engineStatus"] = json!(engine);
+    out["steps"] = Value::Array(
+        steps
+            .iter()
+            .map(|s| {
+                let mut v = item(s);
+                v["key"] = json!(text(s, "sk").trim_start_matches("STEP#"));
+                v
+            })
+            .collect(),
+    );
+    Ok(Json(out))
+}
+
+/// The plan's servers, for cleanup.
+async fn plan_servers(state: &AppState, plan_id: &str) -> Result<Vec<String>, ApiError> {
+    let plan = state
+        .plans
+        .get(plan_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("recovery plan `{plan_id}` no longer exists"))
+        })?;
+    let built = build(state, &plan.plan).await?;
+    Ok(built
+        .resolved
+        .all_servers()
+        .into_iter()
+        .map(str::to_owned)
+        .collect())
+}
+
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (execution, _) = load(&state, &id).await?;
+    let arn = execution_arn(&execution, &id);
+    if state.runs.status(&arn).await?.as_deref() != Some("RUNNING") {
+        return Err(ApiError::conflict(format!(
+            "execution `{id}` is not running"
+        )));
+    }
+    state
+        .runs
+        .stop(&arn, &format!("cancelled by {}", principal.user))
+        .await?;
+    let plan_id = text(&execution, "planId");
+    let servers = plan_servers(&state, &plan_id).await?;
+    // A stopped machine runs no catch, so a drill's instances are terminated here.
+    let terminating = if text(&execution, "mode") == "DRILL" {
+        let instances = state.drs.drill_instances(&servers).await?;
+        state.drs.terminate(&instances).await?;
+        instances.len()
+    } else {
+        0
+    };
+    state
+        .records
+        .set_execution_status(&id, "CANCELLED", &principal.user)
+        .await
+        .map_err(store)?;
+    let keys: Vec<String> = std::iter::once(format!("PLAN#{plan_id}"))
+        .chain(servers.iter().map(|s| format!("SERVER#{s}")))
+        .collect();
+    state.records.unlock(&keys, &arn).await.map_err(store)?;
+    Ok(Json(
+        json!({"id": id, "status": "CANCELLED", "terminating": terminating}),
+    ))
+}
+
+pub async fn cleanup(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (execution, _) = load(&state, &id).await?;
+    if text(&execution, "mode") != "DRILL" {
+        return Err(ApiError::conflict(format!(
+            "execution `{id}` was a real recovery; its instances are production and are not cleaned up"
+        )));
+    }
+    if state
+        .runs
+        .status(&execution_arn(&execution, &id))
+        .await?
+        .as_deref()
+        == Some("RUNNING")
+    {
+        return Err(ApiError::conflict(format!(
+            "execution `{id}` is still running; cancel it first"
+        )));
+    }
+    let servers = plan_servers(&state, &text(&execution, "planId")).await?;
+    let instances = state.drs.drill_instances(&servers).await?;
+    let jobs = state.drs.terminate(&instances).await?;
+    Ok(Json(
+        json!({"id": id, "terminating": instances.len(), "jobs": jobs}),
+    ))
+}
+
+pub async fn redrive(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (execution, _) = load(&state, &id).await?;
+    let arn = execution_arn(&execution, &id);
+    match state.runs.status(&arn).await?.as_deref() {
+        Some("FAILED") | Some("TIMED_OUT") | Some("ABORTED") => {}
+        other => {
+            return Err(ApiError::conflict(format!(
+                "only a failed, timed-out or aborted execution can be redriven; `{id}` is {}",
+                other.unwrap_or("unknown")
+            )));
+        }
+    }
+    state.runs.redrive(&arn).await?;
+    Ok(Json(json!({"id": id, "status": "RUNNING"})))
+}

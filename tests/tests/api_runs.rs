@@ -1,0 +1,369 @@
+//! Executions and approvals through the API, with the machines running in moto.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use system_tests::{Api, Env, Setup, listen};
+
+async fn three_tier_env() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
+    let (db_port, db) = listen().await;
+    let (app_port, app) = listen().await;
+    let env = Env::start(Setup {
+        probe_ports: HashMap::from([(5432, db_port), (8080, app_port)]),
+        ..Setup::default()
+    })
+    .await;
+    let api = env.start_api().await;
+    let text =
+        std::fs::read_to_string(system_tests::root().join("examples/three-tier.yaml")).unwrap();
+    let doc = aslgen::parse::plan_document(&text, "three-tier").unwrap();
+    for group in &doc.protection_groups {
+        let body = json!({"id": group.id, "name": group.name, "servers": group.servers});
+        let (status, _) = api
+            .call(
+                Some("PlanAuthor"),
+                Method::POST,
+                "/api/protection-groups",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let plan = serde_json::to_value(&doc.plan).unwrap();
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": plan})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    (env, api, vec![db, app])
+}
+
+async fn wait_for(api: &Api, role: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = api.call(Some(role), Method::GET, path, None).await;
+        if status == 200 && done(&body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{path}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_runs_through_approval_by_the_api() {
+    let (env, api, _listeners) = three_tier_env().await;
+    let drill = json!({"mode": "DRILL", "pollSeconds": 1});
+    let (status, _) = api
+        .call(
+            Some("Viewer"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(drill.clone()),
+        )
+        .await;
+    assert_eq!(status, 403, "a viewer cannot start a run");
+    let (status, preflight) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            "/api/plans/shop-dr/preflight",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, preflight["ready"].clone()),
+        (200, json!(true)),
+        "{preflight}"
+    );
+
+    let (status, started) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(drill.clone()),
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(drill),
+        )
+        .await;
+    assert_eq!(status, 409, "one active execution per plan: {body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("already running"),
+        "{body}"
+    );
+
+    // The approval appears for approvers; opening it changes nothing and shows no token.
+    let pending = wait_for(&api, "Approver", "/api/approvals", |b| {
+        !b["items"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let approval = &pending["items"][0];
+    assert!(
+        approval.get("taskToken").is_none(),
+        "the token never leaves the API: {approval}"
+    );
+    let approval_id = approval["approvalId"].as_str().unwrap().to_owned();
+    let path = format!("/api/approvals/{approval_id}");
+    let (status, seen) = api.call(Some("Viewer"), Method::GET, &path, None).await;
+    assert_eq!((status, seen["status"].clone()), (200, json!("PENDING")));
+
+    let approve = json!({"decision": "APPROVE", "comment": "web tier may open"});
+    let (status, _) = api
+        .call(Some("Operator"), Method::POST, &path, Some(approve.clone()))
+        .await;
+    assert_eq!(status, 403, "only approvers decide");
+    let (status, body) = api
+        .call(
+            Some("Approver"),
+            Method::POST,
+            &path,
+            Some(json!({"decision": "MAYBE"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["details"][0]["path"].clone()),
+        (422, json!("decision"))
+    );
+    let (status, body) = api
+        .call(Some("Approver"), Method::POST, &path, Some(approve.clone()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api
+        .call(Some("Approver"), Method::POST, &path, Some(approve))
+        .await;
+    assert_eq!(status, 409, "single use: {body}");
+
+    let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
+        b["status"] != "RUNNING" && !b["status"].is_null()
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["engineStatus"], "SUCCEEDED");
+    let steps = done["steps"].as_array().unwrap();
+    let approval_step = steps.iter().find(|s| s["key"] == "w3.before1").unwrap();
+    assert_eq!(approval_step["status"], "APPROVED");
+    let (_, decided) = api.call(Some("Viewer"), Method::GET, &path, None).await;
+    assert_eq!(
+        (decided["status"].clone(), decided["decidedBy"].clone()),
+        (json!("APPROVED"), json!("approver"))
+    );
+
+    let (status, list) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            "/api/executions?plan=shop-dr&mode=DRILL",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["id"], id);
+    let (status, _) = api
+        .call(Some("Viewer"), Method::GET, "/api/executions?limit=0", None)
+        .await;
+    assert_eq!(status, 400);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_needs_confirmation_and_a_quorum_of_two() {
+    let (env, api, _listeners) = three_tier_env().await;
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(json!({"mode": "RECOVERY", "pollSeconds": 1})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["details"][0]["path"].clone()),
+        (422, json!("confirm")),
+        "{body}"
+    );
+    let (status, started) = api
+        .call(
+            Some("Admin"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(json!({"mode": "RECOVERY", "confirm": "Shop DR", "pollSeconds": 1})),
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let pending = wait_for(&api, "Approver", "/api/approvals", |b| {
+        !b["items"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let path = format!(
+        "/api/approvals/{}",
+        pending["items"][0]["approvalId"].as_str().unwrap()
+    );
+    let approve = json!({"decision": "APPROVE"});
+    let (status, body) = api
+        .call(Some("Approver"), Method::POST, &path, Some(approve.clone()))
+        .await;
+    assert_eq!(
+        (status, body["approvals"].clone()),
+        (202, json!(1)),
+        "{body}"
+    );
+    let (status, _) = api
+        .call(Some("Approver"), Method::POST, &path, Some(approve.clone()))
+        .await;
+    assert_eq!(status, 409, "the same approver cannot count twice");
+    let (status, body) = api
+        .call(Some("Admin"), Method::POST, &path, Some(approve))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = started["id"].as_str().unwrap();
+    let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
+        b["status"] != "RUNNING" && !b["status"].is_null()
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["mode"], "RECOVERY");
+    // A real recovery is never cleaned up.
+    let (status, _) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{id}/cleanup"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_rejected_approvals_and_cancel() {
+    let (env, api, _listeners) = three_tier_env().await;
+    let drill = json!({"mode": "DRILL", "pollSeconds": 1});
+    let (_, started) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(drill.clone()),
+        )
+        .await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    let pending = wait_for(&api, "Approver", "/api/approvals", |b| {
+        !b["items"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let approval_id = pending["items"][0]["approvalId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/approvals/{approval_id}");
+
+    // Pretend the request was made long ago: the approval has expired.
+    let key = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    env.ddb
+        .update_item()
+        .table_name(system_tests::TABLE)
+        .key("pk", key(&format!("APPROVAL#{approval_id}")))
+        .key("sk", key("APPROVAL"))
+        .update_expression("SET requestedAt = :t")
+        .expression_attribute_values(":t", key("2020-01-01T00:00:00.000Z"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = api
+        .call(
+            Some("Approver"),
+            Method::POST,
+            &path,
+            Some(json!({"decision": "APPROVE"})),
+        )
+        .await;
+    assert_eq!(status, 410, "{body}");
+
+    // Cancel stops the machine and terminates the drill's instances.
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{id}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["terminating"].as_u64().unwrap() > 0, "{body}");
+    let after = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
+        b["engineStatus"] != "RUNNING"
+    })
+    .await;
+    assert_eq!(
+        (after["status"].clone(), after["engineStatus"].clone()),
+        (json!("CANCELLED"), json!("ABORTED")),
+        "{after}"
+    );
+    let (status, _) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{id}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "not running any more");
+
+    // The plan is free again; a rejection fails the run and its drill is cleaned up.
+    let (status, started) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(drill),
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let pending = wait_for(&api, "Approver", "/api/approvals", |b| {
+        !b["items"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let path = format!(
+        "/api/approvals/{}",
+        pending["items"][0]["approvalId"].as_str().unwrap()
+    );
+    let (status, body) = api
+        .call(
+            Some("Approver"),
+            Method::POST,
+            &path,
+            Some(json!({"decision": "REJECT", "comment": "not today"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
+        b["status"] != "RUNNING" && !b["status"].is_null()
+    })
+    .await;
+    assert_eq!(done["status"], "FAILED", "{done}");
+    assert_eq!(done["errorName"], "Approval.Rejected");
+    assert_eq!(env.live_drill_instances(), 0);
+    env.stop().await;
+}
