@@ -284,7 +284,7 @@ pub async fn list(
             && q.status.as_ref().is_none_or(|s| text(r, "status") == *s)
             && q.mode.as_ref().is_none_or(|m| text(r, "mode") == *m)
     });
-    records.sort_by(|a, b| text(b, "startedAt").cmp(&text(a, "startedAt")));
+    records.sort_by_key(|r| std::cmp::Reverse(text(r, "startedAt")));
     let total = records.len();
     let items: Vec<Value> = records
         .iter()
