@@ -131,3 +131,39 @@ pub async fn enforce(
     request.extensions_mut().insert(principal);
     next.run(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The OpenAPI document names exactly the routes of the table, and marks exactly the
+    /// public ones as needing no token.
+    #[test]
+    fn openapi_document_matches_the_route_table() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json is JSON");
+        let mut documented = BTreeSet::new();
+        let mut public = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let key = (method.to_uppercase(), path.clone());
+                if op.get("security") == Some(&serde_json::json!([])) {
+                    public.insert(key.clone());
+                }
+                documented.insert(key);
+            }
+        }
+        let table: BTreeSet<(String, String)> = rules()
+            .iter()
+            .map(|r| (r.method.as_str().to_owned(), r.path.to_owned()))
+            .collect();
+        let table_public: BTreeSet<(String, String)> = rules()
+            .iter()
+            .filter(|r| r.roles.is_none())
+            .map(|r| (r.method.as_str().to_owned(), r.path.to_owned()))
+            .collect();
+        assert_eq!(documented, table, "openapi.json and policy::rules() differ");
+        assert_eq!(public, table_public);
+    }
+}

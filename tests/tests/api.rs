@@ -447,3 +447,50 @@ async fn plans_compile_deploy_version_and_lock() {
     );
     env.stop().await;
 }
+
+/// Every route of the one table, called by every role and without a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_role_matrix_is_enforced() {
+    let env = Env::start(Setup::default()).await;
+    let api = env.start_api().await;
+    let mut checked = 0;
+    for rule in api::policy::rules() {
+        let path = rule.path.replace("{id}", "matrix-probe");
+        let method = Method::from_bytes(rule.method.as_str().as_bytes()).unwrap();
+        let body = (method == Method::POST || method == Method::PUT).then(|| json!({}));
+        let (status, _) = api.call(None, method.clone(), &path, body.clone()).await;
+        match rule.roles {
+            None => assert_ne!(status, 401, "{} {path} is public", rule.method),
+            Some(_) => assert_eq!(status, 401, "{} {path} without a token", rule.method),
+        }
+        for role in system_tests::cognito::ROLES {
+            let (status, body_out) = api
+                .call(Some(role), method.clone(), &path, body.clone())
+                .await;
+            let allowed = rule
+                .roles
+                .is_none_or(|roles| roles.iter().any(|r| r.name() == role));
+            if allowed {
+                assert!(
+                    status != 401 && status != 403,
+                    "{role} may {} {path}: {status} {body_out}",
+                    rule.method
+                );
+                assert!(
+                    status < 500,
+                    "{role} {} {path} answered {status}: {body_out}",
+                    rule.method
+                );
+            } else {
+                assert_eq!(
+                    status, 403,
+                    "{role} may not {} {path}: {body_out}",
+                    rule.method
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5 * 25, "{checked} calls");
+    env.stop().await;
+}
