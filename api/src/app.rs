@@ -14,6 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tracing::Instrument;
 
 pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
@@ -117,9 +118,14 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(|| format!("local-{:08}", NEXT_ID.fetch_add(1, Ordering::Relaxed)));
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    let _entered = span.enter();
-    let mut response = next.run(request).await;
-    tracing::info!(status = response.status().as_u16(), "handled");
+    // Every log line inside carries the span, so the request id; headers (tokens) never.
+    let mut response = async {
+        let response = next.run(request).await;
+        tracing::info!(status = response.status().as_u16(), "handled");
+        response
+    }
+    .instrument(span)
+    .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }

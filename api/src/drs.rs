@@ -34,6 +34,13 @@ pub trait SourceServers: Send + Sync {
     async fn terminate(&self, instances: &[String]) -> Result<Vec<String>, ApiError>;
     /// (active jobs, servers in active jobs), for the pre-flight quota check.
     async fn active_load(&self) -> Result<(usize, usize), ApiError>;
+    /// A DRS job's log: `{at, event, sourceServerId?, targetInstanceId?}` items.
+    async fn job_log(&self, job_id: &str) -> Result<Vec<serde_json::Value>, ApiError>;
+    /// Recovery instances of these source servers, drills and recoveries alike.
+    async fn recovery_instances(
+        &self,
+        servers: &[String],
+    ) -> Result<Vec<serde_json::Value>, ApiError>;
 }
 
 pub struct Drs(pub aws_sdk_drs::Client);
@@ -140,6 +147,65 @@ impl SourceServers for Drs {
             jobs.extend(out.job().map(|j| j.job_id().to_owned()));
         }
         Ok(jobs)
+    }
+
+    async fn job_log(&self, job_id: &str) -> Result<Vec<serde_json::Value>, ApiError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .0
+                .describe_job_log_items()
+                .job_id(job_id)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| drs_error("DescribeJobLogItems", e.into_service_error()))?;
+            for item in page.items() {
+                let data = item.event_data();
+                out.push(serde_json::json!({
+                    "at": item.log_date_time(),
+                    "event": item.event().map(|e| e.as_str()),
+                    "sourceServerId": data.and_then(|d| d.source_server_id()),
+                    "targetInstanceId": data.and_then(|d| d.target_instance_id()),
+                }));
+            }
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn recovery_instances(
+        &self,
+        servers: &[String],
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
+        let mut out = Vec::new();
+        for chunk in servers.chunks(200) {
+            let page = self
+                .0
+                .describe_recovery_instances()
+                .filters(
+                    aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
+                        .set_source_server_ids(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| drs_error("DescribeRecoveryInstances", e.into_service_error()))?;
+            out.extend(page.items().iter().map(|r| {
+                serde_json::json!({
+                    "recoveryInstanceId": r.recovery_instance_id(),
+                    "sourceServerId": r.source_server_id(),
+                    "ec2InstanceId": r.ec2_instance_id(),
+                    "ec2InstanceState": r.ec2_instance_state().map(|s| s.as_str()),
+                    "jobId": r.job_id(),
+                    "isDrill": r.is_drill(),
+                })
+            }));
+        }
+        Ok(out)
     }
 
     async fn active_load(&self) -> Result<(usize, usize), ApiError> {

@@ -335,6 +335,16 @@ pub async fn get(
     out["id"] = json!(id);
     out["executionArn"] = json!(arn);
     out["engineStatus"] = json!(engine);
+    // The DRS job log of every launch, at most the first 20 jobs.
+    let mut jobs = Vec::new();
+    for step in &steps {
+        if let Some(ids) = step.get("jobIds").and_then(|v| v.as_ss().ok()) {
+            for job in ids.iter().take(20usize.saturating_sub(jobs.len())) {
+                let log = state.drs.job_log(job).await?;
+                jobs.push(json!({"jobId": job, "step": text(step, "sk").trim_start_matches("STEP#"), "log": log}));
+            }
+        }
+    }
     out["steps"] = Value::Array(
         steps
             .iter()
@@ -345,6 +355,13 @@ pub async fn get(
             })
             .collect(),
     );
+    out["jobs"] = Value::Array(jobs);
+    let plan_id = text(&execution, "planId");
+    out["recoveryInstances"] = match plan_servers(&state, &plan_id).await {
+        Ok(servers) => Value::Array(state.drs.recovery_instances(&servers).await?),
+        // A deleted plan still has its history; only the live view is gone.
+        Err(_) => Value::Array(Vec::new()),
+    };
     Ok(Json(out))
 }
 
