@@ -410,6 +410,28 @@ pub struct Api {
 }
 
 impl Api {
+    /// Creates an example plan file's protection groups through the API (as a plan
+    /// author); returns the file's plan as JSON.
+    pub async fn example_groups(&self, example: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(root().join(format!("examples/{example}.yaml")))
+            .expect("example");
+        let doc = aslgen::parse::plan_document(&text, example).expect("example parses");
+        for group in &doc.protection_groups {
+            let body =
+                serde_json::json!({"id": group.id, "name": group.name, "servers": group.servers});
+            let (status, body) = self
+                .call(
+                    Some("PlanAuthor"),
+                    reqwest::Method::POST,
+                    "/api/protection-groups",
+                    Some(body),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        serde_json::to_value(&doc.plan).expect("plan JSON")
+    }
+
     /// Sends a request as `role` (`None`: no token); returns status and JSON body.
     pub async fn call(
         &self,

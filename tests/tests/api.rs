@@ -254,31 +254,11 @@ async fn two_groups_claiming_one_server_at_once_exactly_one_wins() {
     env.stop().await;
 }
 
-/// Creates the example's protection groups through the API; returns the plan as JSON.
-async fn three_tier(api: &system_tests::Api) -> serde_json::Value {
-    let text =
-        std::fs::read_to_string(system_tests::root().join("examples/three-tier.yaml")).unwrap();
-    let doc = aslgen::parse::plan_document(&text, "three-tier").unwrap();
-    for group in &doc.protection_groups {
-        let body = json!({"id": group.id, "name": group.name, "servers": group.servers});
-        let (status, body) = api
-            .call(
-                Some("PlanAuthor"),
-                Method::POST,
-                "/api/protection-groups",
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    serde_json::to_value(&doc.plan).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plans_compile_deploy_version_and_lock() {
     let env = Env::start(Setup::default()).await;
     let api = env.start_api().await;
-    let plan = three_tier(&api).await;
+    let plan = api.example_groups("three-tier").await;
     let author = Some("PlanAuthor");
 
     let (status, body) = api

@@ -15,22 +15,7 @@ async fn three_tier_env() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
     })
     .await;
     let api = env.start_api().await;
-    let text =
-        std::fs::read_to_string(system_tests::root().join("examples/three-tier.yaml")).unwrap();
-    let doc = aslgen::parse::plan_document(&text, "three-tier").unwrap();
-    for group in &doc.protection_groups {
-        let body = json!({"id": group.id, "name": group.name, "servers": group.servers});
-        let (status, _) = api
-            .call(
-                Some("PlanAuthor"),
-                Method::POST,
-                "/api/protection-groups",
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 201);
-    }
-    let plan = serde_json::to_value(&doc.plan).unwrap();
+    let plan = api.example_groups("three-tier").await;
     let (status, body) = api
         .call(
             Some("PlanAuthor"),
@@ -168,6 +153,25 @@ async fn a_drill_runs_through_approval_by_the_api() {
         (json!("APPROVED"), json!("approver"))
     );
 
+    // The drill cleaned up after itself; an explicit cleanup finds nothing left.
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{id}/cleanup"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["terminating"].clone()),
+        (200, json!(0)),
+        "{body}"
+    );
+    assert!(
+        done["jobs"].as_array().is_some_and(|j| !j.is_empty()),
+        "DRS job logs: {done}"
+    );
+    assert_eq!(done["jobs"][0]["log"][0]["event"], "JOB_START");
     let (status, list) = api
         .call(
             Some("Viewer"),

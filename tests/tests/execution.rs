@@ -4,7 +4,7 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use std::collections::HashMap;
 use std::time::Duration;
-use system_tests::{Env, Faults, Setup, compile, fleet, statemachine, text};
+use system_tests::{Env, Faults, Setup, compile, fleet, listen, statemachine, text};
 
 const LIMIT: Duration = Duration::from_secs(120);
 /// One-second polls: the simulator (600× real time) finishes a launch within one poll.
@@ -33,30 +33,6 @@ fn launched_at(env: &Env) -> HashMap<String, i64> {
 
 fn unit_of(tag: &str) -> &str {
     tag.split('/').nth(1).unwrap_or("")
-}
-
-/// Local listeners standing in for the recovered instances' services.
-async fn listen() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (port, task)
 }
 
 async fn three_tier_env() -> (Env, Vec<tokio::task::JoinHandle<()>>) {

@@ -184,6 +184,32 @@ impl TryFrom<&HashMap<String, AttributeValue>> for StoredGroup {
 }
 
 impl Dynamo {
+    /// Every item of one kind (sort key), all pages.
+    pub(crate) async fn scan_kind(
+        &self,
+        sort: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :k")
+                .expression_attribute_values(":k", s(sort))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     fn claim(&self, server: &str, group: &str) -> TransactWriteItem {
         let mut item = owner_key(server);
         item.insert("groupId".into(), s(group));
@@ -292,27 +318,12 @@ impl Dynamo {
 #[async_trait]
 impl GroupStore for Dynamo {
     async fn list(&self) -> Result<Vec<StoredGroup>, StoreError> {
-        let mut groups = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk = :g")
-                .expression_attribute_values(":g", s("GROUP"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend(e.into_service_error()))?;
-            for item in page.items() {
-                groups.push(StoredGroup::try_from(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let mut groups = self
+            .scan_kind("GROUP")
+            .await?
+            .iter()
+            .map(StoredGroup::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         groups.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(groups)
     }
@@ -436,32 +447,17 @@ impl GroupStore for Dynamo {
     }
 
     async fn owners(&self) -> Result<HashMap<String, String>, StoreError> {
-        let mut owners = HashMap::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk = :o")
-                .expression_attribute_values(":o", s("OWNER"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend(e.into_service_error()))?;
-            for item in page.items() {
-                if let (Some(server), Some(group)) = (
-                    item.get("serverId").and_then(|v| v.as_s().ok()),
-                    item.get("groupId").and_then(|v| v.as_s().ok()),
-                ) {
-                    owners.insert(server.clone(), group.clone());
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(owners);
-            }
-        }
+        Ok(self
+            .scan_kind("OWNER")
+            .await?
+            .iter()
+            .filter_map(|item| {
+                Some((
+                    item.get("serverId")?.as_s().ok()?.clone(),
+                    item.get("groupId")?.as_s().ok()?.clone(),
+                ))
+            })
+            .collect())
     }
 }
 

@@ -84,27 +84,12 @@ fn plan_of(item: &HashMap<String, AttributeValue>) -> Result<StoredPlan, StoreEr
 #[async_trait]
 impl PlanStore for Dynamo {
     async fn list(&self) -> Result<Vec<StoredPlan>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk = :p")
-                .expression_attribute_values(":p", s("PLAN"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend(e.into_service_error()))?;
-            for item in page.items() {
-                out.push(plan_of(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let mut out = self
+            .scan_kind("PLAN")
+            .await?
+            .iter()
+            .map(plan_of)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

@@ -61,28 +61,6 @@ fn approval_key(id: &str) -> Item {
     ])
 }
 
-async fn scan(d: &Dynamo, sort: &str) -> Result<Vec<Item>, StoreError> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = d
-            .client
-            .scan()
-            .table_name(&d.table)
-            .filter_expression("sk = :k")
-            .expression_attribute_values(":k", s(sort))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| backend(e.into_service_error()))?;
-        out.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
 fn conditional_failed<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
@@ -168,7 +146,7 @@ impl RunStore for Dynamo {
     }
 
     async fn executions(&self) -> Result<Vec<Item>, StoreError> {
-        scan(self, "EXECUTION").await
+        self.scan_kind("EXECUTION").await
     }
 
     async fn execution(&self, name: &str) -> Result<Vec<Item>, StoreError> {
@@ -208,7 +186,7 @@ impl RunStore for Dynamo {
     }
 
     async fn approvals(&self) -> Result<Vec<Item>, StoreError> {
-        scan(self, "APPROVAL").await
+        self.scan_kind("APPROVAL").await
     }
 
     async fn approval(&self, id: &str) -> Result<Option<Item>, StoreError> {
