@@ -7,6 +7,7 @@ mod health;
 mod ssm;
 mod steps;
 mod unit;
+mod wait;
 
 pub use ctx::errors;
 pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE};
