@@ -100,6 +100,10 @@ pub async fn enforce(
         .iter()
         .find(|r| r.path == path && r.method == method)
     else {
+        if state.rules.iter().any(|r| r.path == path) {
+            // A method the route does not have: the router answers 405 without a handler.
+            return next.run(request).await;
+        }
         // A route without a rule is a bug; refuse rather than serve it open.
         return ApiError::forbidden(format!("{method} {path} has no access rule")).into_response();
     };

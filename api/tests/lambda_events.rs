@@ -62,3 +62,18 @@ async fn a_protected_route_without_a_token_is_refused() {
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("\"error\":\"Unauthorized\""), "{body}");
 }
+
+#[tokio::test]
+async fn a_method_the_route_lacks_is_405() {
+    let request = axum::http::Request::builder()
+        .method("PATCH")
+        .uri("/api/health")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = api::router(state()).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    assert_eq!(status, 405, "{}", String::from_utf8_lossy(&bytes));
+}
