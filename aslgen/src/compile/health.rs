@@ -28,18 +28,8 @@ pub(super) fn emit_ec2_status(
         timed_out: ctx.claim(&format!("Unhealthy · {name}"), key),
         counter: "$.instances",
         carry: &["ids", "count"],
-        check_task: Task {
-            resource: Resource::sdk("ec2", "describeInstanceStatus"),
-            parameters: Some(super::unit::ready_filter("$.instances.ids", false)),
-            result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
-            result_path: Some(ResultPath::at("$.status")),
-            retry: vec![transient_retry(Service::Ec2)],
-            ..task_base()
-        },
-        rules: vec![ChoiceRule::new(
-            Condition::IsPresent(format!("$.status.ready[{}]", batch.servers.len() - 1), true),
-            done,
-        )],
+        check_task: super::unit::status_check(false),
+        rules: vec![ChoiceRule::new(super::unit::all_ready(batch), done)],
         deadline_seconds: timeout,
         timeout_error: errors::HEALTH_FAILED,
         timeout_cause: format!("EC2 status checks of `{name}` were not ok in time"),

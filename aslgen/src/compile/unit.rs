@@ -566,19 +566,8 @@ fn emit_batch_running(
         timed_out: ctx.claim(&format!("Not running in time{what} · {label}"), key),
         counter: "$.instances",
         carry: &["ids", "count"],
-        check_task: Task {
-            resource: Resource::sdk("ec2", "describeInstanceStatus"),
-            parameters: Some(ready_filter("$.instances.ids", true)),
-            result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
-            result_path: Some(ResultPath::at("$.status")),
-            retry: vec![transient_retry(Service::Ec2)],
-            ..task_base()
-        },
-        // Ready when as many instances pass the filters as the batch has servers.
-        rules: vec![ChoiceRule::new(
-            Condition::IsPresent(format!("$.status.ready[{}]", batch.servers.len() - 1), true),
-            &success,
-        )],
+        check_task: status_check(true),
+        rules: vec![ChoiceRule::new(all_ready(batch), &success)],
         deadline_seconds: unit.running_timeout.as_secs(),
         timeout_error: errors::NOT_RUNNING,
         timeout_cause: format!(
@@ -590,9 +579,9 @@ fn emit_batch_running(
     find_instances(ctx, batch, key, &format!("{label}{what}"), states, &entry)
 }
 
-/// DescribeInstanceStatus parameters that return only instances that are running (when
-/// asked) with both status checks ok, so a count of the answer decides readiness.
-pub fn ready_filter(ids_path: &str, running: bool) -> Value {
+/// DescribeInstanceStatus of the batch's instances (`$.instances.ids`), answering only
+/// those that are running (when asked) with both status checks ok, at `$.status.ready`.
+pub fn status_check(running: bool) -> Task {
     let mut filters = vec![
         json!({"Name": "instance-status.status", "Values": ["ok"]}),
         json!({"Name": "system-status.status", "Values": ["ok"]}),
@@ -603,9 +592,21 @@ pub fn ready_filter(ids_path: &str, running: bool) -> Value {
             json!({"Name": "instance-state-name", "Values": ["running"]}),
         );
     }
-    json!({
-        "InstanceIds.$": ids_path,
-        "IncludeAllInstances": true,
-        "Filters": filters,
-    })
+    Task {
+        resource: Resource::sdk("ec2", "describeInstanceStatus"),
+        parameters: Some(json!({
+            "InstanceIds.$": "$.instances.ids",
+            "IncludeAllInstances": true,
+            "Filters": filters,
+        })),
+        result_selector: Some(json!({"ready.$": "$.InstanceStatuses[*].InstanceId"})),
+        result_path: Some(ResultPath::at("$.status")),
+        retry: vec![transient_retry(Service::Ec2)],
+        ..task_base()
+    }
+}
+
+/// Ready when as many instances pass the filters as the batch has servers.
+pub fn all_ready(batch: &Batch) -> Condition {
+    Condition::IsPresent(format!("$.status.ready[{}]", batch.servers.len() - 1), true)
 }
