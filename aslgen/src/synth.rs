@@ -10,6 +10,22 @@ pub fn server_id(n: u64) -> String {
     format!("s-{:017x}", 0x0f00_0000_0000_0000 + n)
 }
 
+/// An inventory of `servers` source servers numbered from 1 (`host-N`, replicating),
+/// matching the IDs `large_plan` uses.
+pub fn inventory(servers: u64) -> crate::Inventory {
+    crate::Inventory {
+        servers: (1..=servers)
+            .map(|n| crate::inventory::SourceServer {
+                id: server_id(n),
+                hostname: format!("host-{n}"),
+                tags: Default::default(),
+                replication_state: "CONTINUOUS".into(),
+                lag_seconds: 0,
+            })
+            .collect(),
+    }
+}
+
 /// `servers` servers over `waves` waves; each wave has an "a" and a "b" group, and "b"
 /// waits for "a" to be running, so every wave exercises a dependency and both phases.
 pub fn large_plan(servers: usize, waves: usize) -> PlanDocument {

@@ -19,21 +19,6 @@ fn ids(n: u64) -> Vec<String> {
     (1..=n).map(aslgen::synth::server_id).collect()
 }
 
-fn big_fleet(n: u64) -> aslgen::Inventory {
-    aslgen::Inventory {
-        servers: ids(n)
-            .into_iter()
-            .map(|id| aslgen::inventory::SourceServer {
-                hostname: format!("host-{id}"),
-                id,
-                tags: Default::default(),
-                replication_state: "CONTINUOUS".into(),
-                lag_seconds: 0,
-            })
-            .collect(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_servers_page_and_filter() {
     let env = Env::start(Setup::default()).await;
@@ -269,7 +254,7 @@ async fn wait_for_job(env: &Env, job_id: &str) -> aws_sdk_drs::types::Job {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotas_are_enforced_with_drs_error_shapes() {
     let env = Env::start(Setup {
-        inventory: big_fleet(620),
+        inventory: aslgen::synth::inventory(620),
         speed: 1.0,
         ..Setup::default()
     })
@@ -309,7 +294,7 @@ async fn quotas_are_enforced_with_drs_error_shapes() {
 
     // 20 concurrent jobs.
     let env = Env::start(Setup {
-        inventory: big_fleet(21),
+        inventory: aslgen::synth::inventory(21),
         speed: 1.0,
         ..Setup::default()
     })

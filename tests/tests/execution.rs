@@ -320,17 +320,8 @@ async fn a_stuck_job_hits_its_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_3000_server_plan_stays_within_history_and_payload_limits() {
-    let servers: Vec<aslgen::inventory::SourceServer> = (1..=3000)
-        .map(|n| aslgen::inventory::SourceServer {
-            id: aslgen::synth::server_id(n),
-            hostname: format!("host-{n}"),
-            tags: Default::default(),
-            replication_state: "CONTINUOUS".into(),
-            lag_seconds: 0,
-        })
-        .collect();
     let env = Env::start(Setup {
-        inventory: aslgen::Inventory { servers },
+        inventory: aslgen::synth::inventory(3000),
         speed: 3_000.0,
         ..Setup::default()
     })

@@ -22,17 +22,8 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let servers: Vec<aslgen::inventory::SourceServer> = (1..=SERVERS)
-        .map(|n| aslgen::inventory::SourceServer {
-            id: aslgen::synth::server_id(n),
-            hostname: format!("host-{n}"),
-            tags: Default::default(),
-            replication_state: "CONTINUOUS".into(),
-            lag_seconds: 0,
-        })
-        .collect();
     let env = Env::start(Setup {
-        inventory: aslgen::Inventory { servers },
+        inventory: aslgen::synth::inventory(SERVERS),
         ..Setup::default()
     })
     .await;
