@@ -13,6 +13,16 @@ pub struct Built {
 
 /// Parses, validates (every problem, with its path) and compiles a plan.
 pub async fn build(state: &AppState, plan: &Value) -> Result<Built, ApiError> {
+    let fleet = state.drs.list().await?;
+    build_with(state, plan, fleet).await
+}
+
+/// As `build`, with the DRS source servers already listed (callers that need them too).
+pub async fn build_with(
+    state: &AppState,
+    plan: &Value,
+    fleet: Vec<crate::drs::SourceServer>,
+) -> Result<Built, ApiError> {
     let plan: aslgen::model::RecoveryPlan =
         serde_path_to_error::deserialize(plan).map_err(|e| {
             let path = e.path().to_string();
@@ -52,7 +62,6 @@ pub async fn build(state: &AppState, plan: &Value) -> Result<Built, ApiError> {
             });
         }
     }
-    let fleet = state.drs.list().await?;
     let inventory = aslgen::Inventory {
         servers: fleet
             .into_iter()

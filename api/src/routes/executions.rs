@@ -6,7 +6,7 @@ use super::records::{item, text};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, Detail};
-use crate::plans::build;
+use crate::plans::{build, build_with};
 use crate::store::LockError;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -27,10 +27,12 @@ fn store(e: crate::store::StoreError) -> ApiError {
 }
 
 /// What the pre-flight check found: problems block a start, warnings do not.
-async fn preflight(state: &AppState, servers: &[String]) -> Result<Value, ApiError> {
-    let (fleet, load) = tokio::join!(state.drs.list(), state.drs.active_load());
-    let fleet = fleet?;
-    let (active_jobs, busy_servers) = load?;
+async fn preflight(
+    state: &AppState,
+    servers: &[String],
+    fleet: &[crate::drs::SourceServer],
+) -> Result<Value, ApiError> {
+    let (active_jobs, busy_servers) = state.drs.active_load().await?;
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     for id in servers {
@@ -75,14 +77,15 @@ pub async fn report(
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::not_found(format!("recovery plan `{id}` does not exist")))?;
-    let built = build(&state, &plan.plan).await?;
+    let fleet = state.drs.list().await?;
+    let built = build_with(&state, &plan.plan, fleet.clone()).await?;
     let servers: Vec<String> = built
         .resolved
         .all_servers()
         .into_iter()
         .map(str::to_owned)
         .collect();
-    preflight(&state, &servers).await.map(Json)
+    preflight(&state, &servers, &fleet).await.map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,7 +158,8 @@ pub async fn start(
             }],
         ));
     }
-    let built = build(&state, &plan.plan).await?;
+    let fleet = state.drs.list().await?;
+    let built = build_with(&state, &plan.plan, fleet.clone()).await?;
     let execution_input = aslgen::model::ExecutionInput {
         mode,
         poll_seconds: input.poll_seconds.unwrap_or(30),
@@ -168,7 +172,7 @@ pub async fn start(
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let report = preflight(&state, &servers).await?;
+    let report = preflight(&state, &servers, &fleet).await?;
     if report["ready"] != json!(true) {
         return Err(ApiError {
             details: report["problems"]
