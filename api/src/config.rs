@@ -49,6 +49,7 @@ impl Config {
             probe_function: var("PROBE_FUNCTION").unwrap_or(defaults.probe_function),
             console_url: var("CONSOLE_URL").unwrap_or(defaults.console_url),
             machine_prefix: var("MACHINE_PREFIX").unwrap_or(defaults.machine_prefix),
+            log_group_arn: var("LOG_GROUP_ARN"),
         };
         let machine_role_arn = var("STATE_MACHINE_ROLE_ARN").unwrap_or_else(|| {
             format!(
@@ -81,6 +82,7 @@ impl Config {
             partition: self.deployment.partition.clone(),
             region: self.deployment.region.clone(),
             account: self.deployment.account.clone(),
+            log_group_arn: self.deployment.log_group_arn.clone(),
         });
         let dynamo = Arc::new(Dynamo {
             client: aws_sdk_dynamodb::Client::new(&aws),

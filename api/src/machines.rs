@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use async_trait::async_trait;
+use aws_sdk_sfn::types::{CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration};
 
 #[async_trait]
 pub trait Machines: Send + Sync {
@@ -17,6 +18,29 @@ pub struct Sfn {
     pub partition: String,
     pub region: String,
     pub account: String,
+    /// CloudWatch Logs group for the machines' logs (none locally).
+    pub log_group_arn: Option<String>,
+}
+
+impl Sfn {
+    /// Errors only, without execution data: the progress records already carry the
+    /// runbook, and execution data would copy server lists into the logs.
+    fn logging(&self) -> Option<LoggingConfiguration> {
+        let arn = self.log_group_arn.as_ref()?;
+        Some(
+            LoggingConfiguration::builder()
+                .level(LogLevel::Error)
+                .include_execution_data(false)
+                .destinations(
+                    LogDestination::builder()
+                        .cloud_watch_logs_log_group(
+                            CloudWatchLogsLogGroup::builder().log_group_arn(arn).build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+    }
 }
 
 #[async_trait]
@@ -39,6 +63,7 @@ impl Machines for Sfn {
                 .state_machine_arn(&arn)
                 .definition(definition)
                 .role_arn(&self.role_arn)
+                .set_logging_configuration(self.logging())
                 .send()
                 .await
                 .map_err(|e| {
@@ -56,6 +81,7 @@ impl Machines for Sfn {
             .definition(definition)
             .role_arn(&self.role_arn)
             .r#type(aws_sdk_sfn::types::StateMachineType::Standard)
+            .set_logging_configuration(self.logging())
             .send()
             .await
             .map_err(|e| {

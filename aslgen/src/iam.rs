@@ -23,6 +23,19 @@ pub struct Statement {
     pub resource: Vec<String>,
 }
 
+/// What a machine created with a logging configuration needs (Step Functions guide,
+/// "IAM policies for logging to CloudWatch Logs").
+pub const LOG_DELIVERY_ACTIONS: &[&str] = &[
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+];
+
 /// The least-privilege policy for a machine's execution role.
 pub fn policy_for(machine: &StateMachine, deployment: &Deployment) -> Policy {
     let mut grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -31,6 +44,16 @@ pub fn policy_for(machine: &StateMachine, deployment: &Deployment) -> Policy {
             grants.entry(action).or_default().insert(arn);
         }
     });
+    if deployment.log_group_arn.is_some() {
+        // Step Functions delivers logs through CloudWatch Logs' vended-log APIs, which
+        // take no resource-level permissions.
+        for action in LOG_DELIVERY_ACTIONS {
+            grants
+                .entry((*action).to_owned())
+                .or_default()
+                .insert("*".into());
+        }
+    }
     // Actions that share exactly the same resources go in one statement.
     let mut by_resources: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
     for (action, resources) in grants {

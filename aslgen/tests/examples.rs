@@ -16,8 +16,9 @@ fn inventory() -> Inventory {
     parse::inventory(&std::fs::read_to_string(path).unwrap(), "fleet.yaml").unwrap()
 }
 
-pub const EXAMPLES: [&str; 4] = [
+pub const EXAMPLES: [&str; 5] = [
     "three-tier",
+    "directory",
     "tag-based",
     "non-series-parallel",
     "large-3000",

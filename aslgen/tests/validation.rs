@@ -226,6 +226,7 @@ fn valid_examples_validate() {
     .unwrap();
     for name in [
         "three-tier",
+        "directory",
         "tag-based",
         "non-series-parallel",
         "large-3000",
@@ -244,13 +245,15 @@ fn execution_input_is_checked_against_the_plan() {
     let doc = parse::plan_document(yaml, "p").unwrap();
     let resolved = validate(&doc, None).unwrap();
     let input = parse::execution_input(
-        r#"{"mode": "RECOVERY", "pollSeconds": 5000, "snapshots": {"s-00000000000000001": "pit-nope", "s-0000000000000000f": "pit-00000000000000001"}}"#,
+        r#"{"mode": "RECOVERY", "pollSeconds": 5000, "startedAtEpoch": 2147483000, "snapshots": {"s-00000000000000001": "pit-nope", "s-0000000000000000f": "pit-00000000000000001"}}"#,
         "input",
     )
     .unwrap();
     let invalid = aslgen::validate::validate_input(&resolved, &input).unwrap_err();
     let paths: Vec<&str> = invalid.problems.iter().map(|p| p.path.as_str()).collect();
     assert!(paths.contains(&"pollSeconds"));
+    // Approval expiry is computed with 32-bit States.MathAdd.
+    assert!(paths.contains(&"startedAtEpoch"), "{paths:?}");
     assert!(
         paths.contains(&"snapshots.s-00000000000000002"),
         "missing server: {paths:?}"

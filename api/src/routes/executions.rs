@@ -164,6 +164,11 @@ pub async fn start(
         mode,
         poll_seconds: input.poll_seconds.unwrap_or(30),
         snapshots: input.snapshots.into_iter().collect(),
+        // Approval records expire (TTL) counted from here.
+        started_at_epoch: time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .try_into()
+            .unwrap_or(0),
     };
     aslgen::validate::validate_input(&built.resolved, &execution_input)?;
     let servers: Vec<String> = built

@@ -48,6 +48,8 @@ pub struct Deployment {
     pub console_url: String,
     /// State machines are named `<prefix>-<plan id>`.
     pub machine_prefix: String,
+    /// CloudWatch Logs log group the machines log to (ARN ending `:*`); none locally.
+    pub log_group_arn: Option<String>,
 }
 
 impl Default for Deployment {
@@ -61,6 +63,7 @@ impl Default for Deployment {
             probe_function: "drs-orchestrator-health-probe".into(),
             console_url: "http://127.0.0.1:8080".into(),
             machine_prefix: "drs-plan".into(),
+            log_group_arn: None,
         }
     }
 }
@@ -181,7 +184,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     let succeeded = ctx.claim("Plan succeeded", plan_key);
     let failed = ctx.claim("Plan failed", plan_key);
 
-    let defaults = r#"{"mode":"DRILL","pollSeconds":30}"#;
+    let defaults = r#"{"mode":"DRILL","pollSeconds":30,"startedAtEpoch":0}"#;
     states.insert(
         read_input.clone(),
         pass(
@@ -200,6 +203,12 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             Condition::NumericLessThan(
                 "$.input.pollSeconds".into(),
                 i64::from(crate::model::ExecutionInput::MAX_POLL_SECONDS) + 1,
+            ),
+            Condition::IsNumeric("$.input.startedAtEpoch".into(), true),
+            Condition::NumericGreaterThanEquals("$.input.startedAtEpoch".into(), 0),
+            Condition::NumericLessThan(
+                "$.input.startedAtEpoch".into(),
+                i64::from(crate::model::ExecutionInput::MAX_STARTED_AT_EPOCH) + 1,
             ),
         ]
     };
@@ -222,7 +231,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         invalid,
         fail(
             errors::INVALID_INPUT,
-            "mode must be DRILL or RECOVERY and pollSeconds a whole number from 0 to 3600",
+            "mode must be DRILL or RECOVERY, pollSeconds a whole number from 0 to 3600 and startedAtEpoch Unix seconds",
         ),
     );
     for (name, is_drill) in [(&drill_mode, true), (&recovery_mode, false)] {

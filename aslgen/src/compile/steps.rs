@@ -239,6 +239,11 @@ pub fn emit_approval(
         "status": {"S": "PENDING"},
         "requestedAt": {"S.$": "$$.State.EnteredTime"},
         "timeoutSeconds": {"N": step.timeout.as_secs().to_string()},
+        // DynamoDB TTL attribute (Unix seconds).
+        "expiresAt": {"N.$": format!(
+            "States.Format('{{}}', States.MathAdd($.input.startedAtEpoch, {}))",
+            step.timeout.as_secs() + u64::from(crate::model::ExecutionInput::APPROVAL_RETENTION_SECONDS)
+        )},
     });
     if let Some(message) = &step.message {
         item["message"] = json!({"S": message});

@@ -113,6 +113,16 @@ pub fn validate_input(resolved: &Resolved, input: &ExecutionInput) -> Result<(),
             ),
         );
     }
+    if input.started_at_epoch > ExecutionInput::MAX_STARTED_AT_EPOCH {
+        problems.add(
+            "startedAtEpoch",
+            format!(
+                "start time `{}` is past the largest supported, {}",
+                input.started_at_epoch,
+                ExecutionInput::MAX_STARTED_AT_EPOCH
+            ),
+        );
+    }
     if !input.snapshots.is_empty() {
         if !resolved.point_in_time {
             problems.add(
