@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod emulator;
 pub mod error;
 pub mod faults;
+pub mod launch_actions;
 pub mod ops;
 pub mod server;
 pub mod world;

@@ -3,6 +3,7 @@
 
 use crate::clock::{iso, parse_iso};
 use crate::error::DrsError;
+use crate::launch_actions;
 use crate::world::{JobKind, JobStatus, World};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ pub const MAX_SERVERS_PER_JOB: usize = 100;
 pub const MAX_CONCURRENT_JOBS: usize = 20;
 pub const MAX_SERVERS_IN_ACTIVE_JOBS: usize = 500;
 
-pub const OPERATIONS: [&str; 11] = [
+pub const OPERATIONS: [&str; 14] = [
     "DescribeSourceServers",
     "StartRecovery",
     "DescribeJobs",
@@ -24,6 +25,9 @@ pub const OPERATIONS: [&str; 11] = [
     "TagResource",
     "ListTagsForResource",
     "GetLaunchConfiguration",
+    "PutLaunchAction",
+    "ListLaunchActions",
+    "DeleteLaunchAction",
 ];
 
 /// Answers one operation. `resource_arn` is the URI label of the tag operations.
@@ -45,6 +49,9 @@ pub fn handle(
         "TagResource" => tag_resource(world, resource_arn.unwrap_or_default(), body),
         "ListTagsForResource" => list_tags(world, resource_arn.unwrap_or_default()),
         "GetLaunchConfiguration" => get_launch_configuration(world, body),
+        "PutLaunchAction" => launch_actions::put(world, body),
+        "ListLaunchActions" => launch_actions::list(world, body),
+        "DeleteLaunchAction" => launch_actions::delete(world, body),
         other => Err(DrsError::Validation(format!("unknown operation `{other}`"))),
     }
 }

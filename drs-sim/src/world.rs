@@ -186,6 +186,8 @@ pub struct World {
     pub instances: IndexMap<String, RecoveryInstance>,
     pub faults: Faults,
     pub calls: Vec<Call>,
+    /// Post-launch actions by resource (`lct-…` or `s-…`), then by action id.
+    pub launch_actions: IndexMap<String, IndexMap<String, Value>>,
     job_seq: u64,
 }
 
@@ -201,6 +203,7 @@ impl World {
             instances: IndexMap::new(),
             faults: Faults::default(),
             calls: Vec::new(),
+            launch_actions: IndexMap::new(),
             job_seq: 0,
         };
         world.load_fleet(inventory);
