@@ -11,19 +11,27 @@ step "test tools: Python venv (moto, botocore, pytest) and npm (asl-validator)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+# qemu-user and an arm64 glibc run the arm64 Lambda bootstraps in deploy.sh check.
+if ! command -v qemu-aarch64-static >/dev/null || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+  apt-get update -q >/dev/null && apt-get install -y -q qemu-user-static libc6-arm64-cross >/dev/null
+fi
 
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 
-step "emulator corrections and AWS model fidelity (pytest)"
-.venv/bin/python -m pytest tests/emulator tests/fidelity -q -p no:cacheprovider 2>&1 | tee -a "$log"
+step "emulator corrections, AWS model fidelity, SSM documents (pytest)"
+.venv/bin/python -m pytest tests/emulator tests/fidelity tests/ssm -q -p no:cacheprovider 2>&1 | tee -a "$log"
 
 step "Rust tests: units, snapshots, properties, asl-validator, execution in moto with drs-sim"
 CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee -a "$log"
 
 step "every compiled machine against the AWS service models"
 .venv/bin/python tests/fidelity/check_sdk_tasks.py --errors statemachines target/asl-validator
+
+step "deployment: Lambda zips (cargo-lambda) and every offline check of the templates"
+./deploy.sh build
+./deploy.sh check
 
 step "benchmarks (figures, not pass/fail)"
 cargo bench -q -p aslgen --bench compile

@@ -282,8 +282,32 @@ async fn expired_and_rejected_approvals_and_cancel() {
         .to_owned();
     let path = format!("/api/approvals/{approval_id}");
 
-    // Pretend the request was made long ago: the approval has expired.
     let key = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    // The record carries its DynamoDB TTL: start of the execution + the step's 4 h
+    // timeout + 90 days' retention, counted from the start time the API passed in.
+    let item = env
+        .ddb
+        .get_item()
+        .table_name(system_tests::TABLE)
+        .key("pk", key(&format!("APPROVAL#{approval_id}")))
+        .key("sk", key("APPROVAL"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = system_tests::text(&item, "expiresAt").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let expected = now + 4 * 3_600 + 90 * 86_400;
+    assert!(
+        (expected - 300..=expected).contains(&expires),
+        "expiresAt {expires}, expected about {expected}"
+    );
+
+    // Pretend the request was made long ago: the approval has expired.
     env.ddb
         .update_item()
         .table_name(system_tests::TABLE)
