@@ -21,7 +21,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 
 step "emulator corrections, AWS model fidelity, SSM documents (pytest)"
-.venv/bin/python -m pytest tests/emulator tests/fidelity tests/ssm -q -p no:cacheprovider 2>&1 | tee -a "$log"
+.venv/bin/python -m pytest tests/emulator tests/fidelity tests/ssm tests/deploy -q -p no:cacheprovider 2>&1 | tee -a "$log"
 
 step "Rust tests: units, snapshots, properties, asl-validator, execution in moto with drs-sim"
 CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee -a "$log"
