@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # DRS Orchestrator: build, deploy to AWS, delete, and check everything offline.
 #
+#   ./deploy.sh local [--port 8080] [--aws-port 4566] [--data .local] [--reset]
+#                                      the whole product on 127.0.0.1, no AWS account needed
 #   ./deploy.sh build                  Lambda zips (cargo-lambda) and the SPA
 #   ./deploy.sh check                  cfn-lint, cfn-guard, zips (glibc, Runtime API smoke test)
 #   ./deploy.sh deploy --stack NAME --region R --admin-email E [--mfa ON] [--param K=V ...]
@@ -89,6 +91,20 @@ cmd_check() {
   done
   step "each bootstrap answers through a local Lambda Runtime API"
   cargo run -q -p system-tests --bin lambda-smoke -- "$tmp" "$arch"
+}
+
+cmd_local() {
+  local started; started=$(date +%s.%N)
+  command -v cargo >/dev/null || die "cargo is needed to build local mode: install Rust from https://rustup.rs"
+  command -v python3 >/dev/null || die "python3 (3.10 or later) is needed for the AWS emulator (moto)"
+  ensure_venv
+  if [ -f frontend/package.json ]; then
+    command -v npm >/dev/null || die "npm (Node.js 20) is needed to build the web UI"
+    npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+    npm run --prefix frontend build >/dev/null
+  fi
+  cargo build -q -p drs-local
+  DRS_LOCAL_STARTED_AT=$started exec target/debug/drs-local --root "$ROOT" "$@"
 }
 
 need_aws() {
@@ -198,5 +214,6 @@ case "${1:-}" in
   check) shift; cmd_check "$@" ;;
   deploy) shift; cmd_deploy "$@" ;;
   delete) shift; cmd_delete "$@" ;;
-  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  local) shift; cmd_local "$@" ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -29,6 +29,9 @@ CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee -a "$log"
 step "every compiled machine against the AWS service models"
 .venv/bin/python tests/fidelity/check_sdk_tasks.py --errors statemachines target/asl-validator
 
+step "local mode end to end: ./deploy.sh local, the scripted drill, restart with the data kept"
+tests/local/check.sh
+
 step "deployment: Lambda zips (cargo-lambda) and every offline check of the templates"
 ./deploy.sh build
 ./deploy.sh check

@@ -33,6 +33,12 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    routes(state).fallback(routes::not_found)
+}
+
+/// The API's routes and middleware without a fallback, so another router (local mode's
+/// SPA) can share the origin.
+pub fn routes(state: AppState) -> Router {
     let state = Arc::new(state);
     Router::new()
         .route("/api/health", get(routes::health))
@@ -98,7 +104,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), audit))
         .layer(middleware::from_fn(request_id))
-        .fallback(routes::not_found)
         .with_state(state)
 }
 

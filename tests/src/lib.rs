@@ -2,11 +2,9 @@
 //! the tables and topics the machines need, and helpers to run machines and read what
 //! they did.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
-use drs_sim::emulator::{Emulator, Options};
+use drs_sim::emulator::Emulator;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,9 +12,8 @@ use std::time::{Duration, Instant};
 pub use drs_sim::faults::Faults;
 pub use drs_sim::world::Timing;
 
-pub const TABLE: &str = "drs-orchestrator";
-pub const TOPIC: &str = "drs-orchestrator-notifications";
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/drs-orchestrator-plans";
+// The same start-up code as local mode (the `local` crate), and its names.
+pub use local::{ROLE, TABLE, TOPIC, cognito};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -29,10 +26,9 @@ pub fn fleet() -> aslgen::Inventory {
 
 pub type Item = HashMap<String, AttributeValue>;
 
-pub mod cognito;
-
 pub struct Env {
     pub emulator: Emulator,
+    pub topic_arn: String,
     pub aws: aws_config::SdkConfig,
     pub sfn: aws_sdk_sfn::Client,
     pub ddb: aws_sdk_dynamodb::Client,
@@ -76,11 +72,10 @@ pub fn text(item: &Item, key: &str) -> String {
 
 impl Env {
     pub async fn start(setup: Setup) -> Env {
-        let emulator = Emulator::start(Options {
-            root: root(),
-            port: 0,
-            moto_port: 0,
-            sim: drs_sim::Config {
+        let aws = local::start_aws(
+            &root(),
+            0,
+            drs_sim::Config {
                 speed: setup.speed,
                 timing: setup.timing,
                 inventory: setup.inventory,
@@ -88,74 +83,44 @@ impl Env {
                 probe_ports: setup.probe_ports,
                 ..drs_sim::Config::default()
             },
-        })
+        )
         .await
         .unwrap_or_else(|e| panic!("emulator: {e}"));
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(emulator.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-                "test", "test", None, None, "static",
-            ))
-            .load()
-            .await;
-        let env = Env {
+        let config = aws.config.clone();
+        Env {
             sfn: aws_sdk_sfn::Client::new(&config),
             ddb: aws_sdk_dynamodb::Client::new(&config),
             drs: aws_sdk_drs::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             aws: config,
-            emulator,
-        };
-        env.ddb
-            .create_table()
-            .table_name(TABLE)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-            .send()
-            .await
-            .expect("create table");
-        env.sns
-            .create_topic()
-            .name(TOPIC)
-            .send()
-            .await
-            .expect("create topic");
-        env
+            topic_arn: aws.topic_arn,
+            emulator: aws.emulator,
+        }
     }
 
     /// The API server on a free loopback port, with a user pool of one user per role.
     pub async fn start_api(&self) -> Api {
-        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&self.aws);
-        let pool = cognito::create_pool(&cognito, "us-east-1").await;
-        let config = api::config::Config {
-            table: TABLE.into(),
-            issuer: pool.issuer.clone(),
-            client_id: pool.client_id.clone(),
-            jwks_url: format!(
-                "{}/{}/.well-known/jwks.json",
-                self.emulator.endpoint(),
-                pool.id
-            ),
-            machine_role_arn: ROLE.into(),
-            deployment: aslgen::Deployment::default(),
-        };
-        let app = api::router(config.state_with(&self.aws));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let listener = local::bind(0, "the API", "-").expect("bind");
+        let served = local::serve(
+            &local::AwsRef {
+                endpoint: self.emulator.endpoint(),
+                config: &self.aws,
+                topic_arn: &self.topic_arn,
+            },
+            local::ServeOptions {
+                listener,
+                site: &root().join("frontend/dist"),
+                print_outbox: false,
+                links_to_self: false,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("serve the API: {e}"));
         Api {
-            url,
-            pool,
+            url: served.url.clone(),
+            pool: served.pool,
             http: reqwest::Client::new(),
-            _server: server,
+            _server: served.task,
         }
     }
 
@@ -371,22 +336,6 @@ impl Env {
     }
 }
 
-fn attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("attribute")
-}
-
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("key")
-}
-
 /// Compiles a plan text with the default deployment (the emulator's account and names).
 pub fn compile(plan: &str, inventory: Option<&aslgen::Inventory>) -> String {
     let doc = aslgen::parse::plan_document(plan, "test plan").unwrap_or_else(|e| panic!("{e}"));
@@ -462,26 +411,7 @@ impl Api {
 /// A loopback listener answering every connection with `HTTP/1.1 200 OK`, standing in
 /// for a recovered instance's service; returns its port.
 pub async fn listen() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    local::provision::application_listener()
         .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let task = tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (port, task)
+        .expect("bind")
 }

@@ -1,0 +1,98 @@
+//! The AWS resources a deployment's stacks would create, made in the emulator: the table,
+//! the notifications topic, and the fake application listeners health checks reach.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+pub const TABLE: &str = "drs-orchestrator";
+pub const TOPIC: &str = "drs-orchestrator-notifications";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/drs-orchestrator-plans";
+
+#[derive(Debug, thiserror::Error)]
+#[error("creating {what} in the emulator: {message}")]
+pub struct ProvisionError {
+    what: String,
+    message: String,
+}
+
+fn fail<E: std::fmt::Debug>(what: &str) -> impl FnOnce(E) -> ProvisionError + '_ {
+    move |e| ProvisionError {
+        what: what.to_owned(),
+        message: format!("{e:?}"),
+    }
+}
+
+/// The table as `templates/data.yaml` defines it (keys, on-demand, TTL on `expiresAt`).
+pub async fn table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), ProvisionError> {
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(fail("table"))
+    };
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .map_err(fail("table"))
+    };
+    ddb.create_table()
+        .table_name(name)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(fail("table"))?;
+    ddb.update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expiresAt")
+                .enabled(true)
+                .build()
+                .map_err(fail("table TTL"))?,
+        )
+        .send()
+        .await
+        .map_err(fail("table TTL"))?;
+    Ok(())
+}
+
+/// Creates the notifications topic; returns its ARN.
+pub async fn topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<String, ProvisionError> {
+    sns.create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(fail("topic"))?
+        .topic_arn
+        .ok_or_else(|| fail("topic")("no ARN"))
+}
+
+/// A listener that stands for a recovered application: accepts TCP and answers any HTTP
+/// request 200, so TCP and HTTP health checks of recovered instances pass.
+pub async fn application_listener() -> std::io::Result<(u16, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    Ok((port, task))
+}
