@@ -145,55 +145,32 @@ async fn dispatch(services: &Services, call: &Call) -> Result<Outcome, CustomRes
 
 fn split(request: Request) -> (Call, String, CloudFormationCustomResourceResponse) {
     let mut response = CloudFormationCustomResourceResponse::default();
+    // The three request types share every field but the physical id and old properties.
+    macro_rules! call {
+        ($r:ident, $kind:expr, $physical:expr, $old:expr) => {{
+            response.stack_id = $r.stack_id.clone();
+            response.request_id = $r.request_id;
+            response.logical_resource_id = $r.logical_resource_id;
+            let call = Call {
+                kind: $kind,
+                resource_type: $r.resource_type,
+                physical_id: $physical,
+                properties: $r.resource_properties,
+                old_properties: $old,
+                stack_id: $r.stack_id,
+            };
+            (call, $r.response_url)
+        }};
+    }
     let (call, url) = match request {
-        Request::Create(r) => {
-            response.stack_id = r.stack_id.clone();
-            response.request_id = r.request_id;
-            response.logical_resource_id = r.logical_resource_id;
-            (
-                Call {
-                    kind: Kind::Create,
-                    resource_type: r.resource_type,
-                    physical_id: None,
-                    properties: r.resource_properties,
-                    old_properties: None,
-                    stack_id: r.stack_id,
-                },
-                r.response_url,
-            )
-        }
-        Request::Update(r) => {
-            response.stack_id = r.stack_id.clone();
-            response.request_id = r.request_id;
-            response.logical_resource_id = r.logical_resource_id;
-            (
-                Call {
-                    kind: Kind::Update,
-                    resource_type: r.resource_type,
-                    physical_id: Some(r.physical_resource_id),
-                    properties: r.resource_properties,
-                    old_properties: Some(r.old_resource_properties),
-                    stack_id: r.stack_id,
-                },
-                r.response_url,
-            )
-        }
-        Request::Delete(r) => {
-            response.stack_id = r.stack_id.clone();
-            response.request_id = r.request_id;
-            response.logical_resource_id = r.logical_resource_id;
-            (
-                Call {
-                    kind: Kind::Delete,
-                    resource_type: r.resource_type,
-                    physical_id: Some(r.physical_resource_id),
-                    properties: r.resource_properties,
-                    old_properties: None,
-                    stack_id: r.stack_id,
-                },
-                r.response_url,
-            )
-        }
+        Request::Create(r) => call!(r, Kind::Create, None, None),
+        Request::Update(r) => call!(
+            r,
+            Kind::Update,
+            Some(r.physical_resource_id),
+            Some(r.old_resource_properties)
+        ),
+        Request::Delete(r) => call!(r, Kind::Delete, Some(r.physical_resource_id), None),
         // The enum is non-exhaustive; a new request type is answered as a failure.
         _ => (
             Call {
