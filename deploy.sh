@@ -100,8 +100,13 @@ cmd_local() {
   ensure_venv
   if [ -f frontend/package.json ]; then
     command -v npm >/dev/null || die "npm (Node.js 20) is needed to build the web UI"
-    npm ci --prefix frontend --no-audit --no-fund --loglevel=error
-    npm run --prefix frontend build >/dev/null
+    # Install and build only what changed, so a warm start stays fast.
+    if [ ! -f frontend/node_modules/.package-lock.json ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+      npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+    fi
+    if [ ! -f frontend/dist/index.html ] || [ -n "$(find frontend/src frontend/index.html frontend/package-lock.json -newer frontend/dist/index.html -print -quit)" ]; then
+      npm run --prefix frontend build >/dev/null
+    fi
   fi
   cargo build -q -p drs-local
   DRS_LOCAL_STARTED_AT=$started exec target/debug/drs-local --root "$ROOT" "$@"

@@ -11,10 +11,13 @@ step "test tools: Python venv (moto, botocore, pytest) and npm (asl-validator)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
-# qemu-user and an arm64 glibc run the arm64 Lambda bootstraps in deploy.sh check.
-if ! command -v qemu-aarch64-static >/dev/null || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
-  apt-get update -q >/dev/null && apt-get install -y -q qemu-user-static libc6-arm64-cross >/dev/null
+# qemu-user and an arm64 glibc run the arm64 Lambda bootstraps in deploy.sh check;
+# Debian's Chromium runs the web UI's end-to-end test.
+if ! command -v qemu-aarch64-static >/dev/null || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
+   || ! command -v chromium >/dev/null; then
+  apt-get update -q >/dev/null && apt-get install -y -q qemu-user-static libc6-arm64-cross chromium >/dev/null
 fi
+npm ci --prefix frontend --no-audit --no-fund --loglevel=error
 
 step "format and lints"
 cargo fmt --all -- --check
@@ -29,7 +32,11 @@ CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee -a "$log"
 step "every compiled machine against the AWS service models"
 .venv/bin/python tests/fidelity/check_sdk_tasks.py --errors statemachines target/asl-validator
 
-step "local mode end to end: ./deploy.sh local, the scripted drill, restart with the data kept"
+step "web UI: type check and unit tests (vitest)"
+npm run --prefix frontend typecheck
+npm test --prefix frontend 2>&1 | grep -v "Test Files" | tee -a "$log"
+
+step "local mode end to end: ./deploy.sh local, the scripted drill, the web UI in Chromium, restart with the data kept"
 tests/local/check.sh
 
 step "deployment: Lambda zips (cargo-lambda) and every offline check of the templates"

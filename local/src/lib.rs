@@ -10,6 +10,7 @@ pub mod lock;
 pub mod outbox;
 pub mod persist;
 pub mod provision;
+pub mod signin;
 pub mod site;
 
 use axum::routing::{any, get, post};
@@ -216,6 +217,13 @@ pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served
             "/_local/sns",
             post(outbox::receive).with_state(outbox.clone()),
         )
+        .route(
+            "/_local/sign-in",
+            post(signin::sign_in).with_state(Arc::new(signin::SignIn {
+                cognito: cognito.clone(),
+                client_id: pool.client_id.clone(),
+            })),
+        )
         .merge(site::router(options.site, spa_config));
     options
         .listener
@@ -260,7 +268,8 @@ pub fn demo_fleet(root: &Path) -> Result<aslgen::Inventory, LocalError> {
 }
 
 /// Demo plans: their groups and the plan, created through the API as the plan author.
-pub const DEMO_PLANS: [&str; 3] = ["three-tier", "tag-based", "non-series-parallel"];
+/// The HR and shared-services servers stay unprotected, for users to build their own.
+pub const DEMO_PLANS: [&str; 2] = ["three-tier", "tag-based"];
 
 pub async fn seed(root: &Path, served: &Served) -> Result<Vec<String>, LocalError> {
     let http = reqwest::Client::new();

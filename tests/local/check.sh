@@ -43,6 +43,9 @@ sed -n '/^DRS Orchestrator/,/^READY/p' "$LOG"
 cargo run -q -p system-tests --bin local-check -- --url "http://127.0.0.1:$PORT" --aws "http://127.0.0.1:$AWS_PORT"
 grep -q '📧 outbox' "$LOG" || { echo "the outbox printed nothing to the console"; exit 1; }
 
+echo "== the web UI in Chromium (playwright-core, axe-core); screenshots in target/ui-screenshots"
+node frontend/e2e/e2e.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
+
 echo "== a second start on the same data folder is refused"
 if out=$(./deploy.sh local --port "$PORT" --aws-port "$AWS_PORT" --data "$DATA" 2>&1); then
   echo "a second start succeeded"; exit 1
@@ -67,4 +70,4 @@ echo "== warm start keeps the data"
 start "$LOG2"
 cargo run -q -p system-tests --bin local-check -- --url "http://127.0.0.1:$PORT" --aws "http://127.0.0.1:$AWS_PORT" --persisted
 stop
-echo "local mode: 5 checks passed"
+echo "local mode: 6 checks passed"

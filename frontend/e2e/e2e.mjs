@@ -1,0 +1,203 @@
+// End-to-end test of the web UI in Debian's Chromium (playwright-core), against a running
+// local mode: sign in, create a protection group, build a plan with a dependency and an
+// approval, run a drill, approve it as the approver from the outbox link, watch it
+// finish, open the report; a viewer cannot start a run. Every page gets an axe-core check
+// (no serious or critical violation) and a screenshot.
+//
+//   node e2e/e2e.mjs --url http://127.0.0.1:8080 --out ../target/ui-screenshots
+
+import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const base = arg("--url", "http://127.0.0.1:8080");
+const out = arg("--out", "screenshots");
+mkdirSync(out, { recursive: true });
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const PASSWORD = "Drill-Passw0rd!";
+const results = [];
+let shot = 0;
+
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+  results.push(what);
+  console.log(`ok      ${what}`);
+}
+
+async function audit(page, name) {
+  await page.waitForLoadState("networkidle").catch(() => {});
+  shot += 1;
+  const file = path.join(out, `${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, target: v.nodes[0]?.target?.join(" ") }));
+  });
+  const serious = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const minor = found.length - serious.length;
+  if (serious.length > 0) {
+    throw new Error(`axe on ${name}: ${serious.map((v) => `${v.id} (${v.impact}, ${v.nodes} nodes, e.g. ${v.target}): ${v.help}`).join("; ")}`);
+  }
+  console.log(`ok      ${name}: no serious accessibility violation (${minor} minor); ${file}`);
+}
+
+async function signIn(page, user) {
+  await page.goto(`${base}/plans`);
+  if (await page.getByRole("button", { name: "Sign out" }).count()) await page.getByRole("button", { name: "Sign out" }).click();
+  await page.evaluate(() => sessionStorage.clear());
+  await page.goto(`${base}/plans`);
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Recovery plans", level: 1 }).waitFor();
+}
+
+async function choose(page, label, option) {
+  const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  await page.getByRole("button", { name: new RegExp(`${escaped}(?!\\d)`) }).first().click();
+  await page.getByRole("option", { name: option }).first().click();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+page.setDefaultTimeout(20_000);
+let failed = false;
+try {
+  await page.goto(`${base}/`);
+  await page.getByLabel("User name").waitFor();
+  await audit(page, "sign-in");
+
+  await signIn(page, "planauthor");
+  check(true, "the plan author signs in");
+  await audit(page, "plans");
+
+  await page.goto(`${base}/source-servers`);
+  await page.getByRole("heading", { name: "Source servers" }).waitFor();
+  await page.getByText("hr-web-01").waitFor({ state: "detached" }).catch(() => {});
+  await page.getByRole("searchbox", { name: "Filter servers" }).fill("Application=hr");
+  await page.getByText("hr-web-01").waitFor();
+  check(true, "source servers filter by tag");
+  await audit(page, "source-servers");
+
+  // A protection group by tag selector, with its live preview.
+  await page.goto(`${base}/protection-groups`);
+  await page.getByRole("button", { name: "Create protection group" }).click();
+  await page.getByLabel("Group ID").fill("e2e-web");
+  await page.getByLabel("Group name").fill("E2E web");
+  await page.getByText("Select by tags").click();
+  await page.getByLabel("Tag selector").fill("Application=hr, Role=web");
+  await page.getByTestId("preview-count").filter({ hasText: "2 servers match" }).waitFor();
+  await audit(page, "protection-group-create");
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await page.getByRole("cell", { name: "E2E web" }).waitFor();
+  // And one by picking servers.
+  await page.getByRole("button", { name: "Create protection group" }).click();
+  await page.getByLabel("Group ID").fill("e2e-db");
+  await page.getByLabel("Group name").fill("E2E database");
+  await page.getByRole("button", { name: /Source servers/ }).click();
+  await page.getByRole("option", { name: /hr-db-01/ }).click();
+  await page.getByRole("option", { name: /hr-db-02/ }).click();
+  await page.keyboard.press("Escape");
+  await page.getByTestId("preview-count").filter({ hasText: "2 servers match" }).waitFor();
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await page.getByRole("cell", { name: "E2E database" }).waitFor();
+  check(true, "two protection groups created (tag selector with preview; picked servers)");
+  await audit(page, "protection-groups");
+
+  // A plan: wave 1 the database; wave 2 the web tier after an approval, depending on the
+  // database running.
+  await page.goto(`${base}/plans/new`);
+  await page.getByLabel("Plan ID").fill("e2e-dr");
+  await page.getByLabel("Plan name").fill("E2E DR");
+  await page.getByLabel("Wave 1 name").fill("Data");
+  await page.getByRole("button", { name: "Add group to wave 1" }).click();
+  await choose(page, "Wave 1 group 1", /E2E database/);
+  await page.getByRole("button", { name: "Add wave" }).click();
+  await page.getByLabel("Wave 2 name").fill("Web");
+  await page.getByRole("button", { name: "Add approval gate" }).nth(1).click();
+  await page.getByRole("button", { name: "Add group to wave 2" }).click();
+  await choose(page, "Wave 2 group 1", /E2E web/);
+  await page.getByRole("button", { name: "Add dependency" }).nth(1).click();
+  await choose(page, "Dependency 1 of e2e-web", "e2e-db");
+  await audit(page, "plan-builder");
+  await page.getByRole("button", { name: "Save plan" }).click();
+  await page.getByRole("heading", { name: "E2E DR", level: 1 }).waitFor();
+  check(true, "a plan with a dependency and an approval gate saved and compiled");
+  await page.getByTestId("plan-graph").waitFor();
+  await audit(page, "plan-overview");
+  await page.getByRole("tab", { name: "State machine" }).click();
+  await page.getByTestId("asl").filter({ hasText: "StartAt" }).waitFor();
+  await audit(page, "plan-state-machine");
+
+  // A viewer sees the plan but cannot run it.
+  await signIn(page, "viewer");
+  await page.goto(`${base}/plans/e2e-dr`);
+  await page.getByRole("heading", { name: "E2E DR", level: 1 }).waitFor();
+  check((await page.getByRole("button", { name: "Run" }).count()) === 0, "a viewer is offered no Run button");
+
+  // The operator runs a drill.
+  await signIn(page, "operator");
+  await page.goto(`${base}/plans/e2e-dr`);
+  await page.getByRole("button", { name: "Run" }).click();
+  await page.getByTestId("preflight").filter({ hasText: "Ready" }).waitFor();
+  await page.getByLabel("Poll interval").fill("1");
+  await audit(page, "run-dialog");
+  await page.getByRole("button", { name: "Start drill" }).click();
+  await page.waitForURL(/\/executions\/e2e-dr-drill-/);
+  const executionUrl = page.url();
+  check(true, `the operator started a drill (${executionUrl.split("/").pop()})`);
+  await page.getByTestId("execution-status").waitFor();
+  await audit(page, "execution-running");
+
+  // The approver follows the outbox's approval link.
+  await signIn(page, "approver");
+  await page.goto(`${base}/outbox`);
+  const executionId = executionUrl.split("/").pop();
+  const link = page.getByRole("link", { name: `Open the approval for ${executionId}` });
+  await link.waitFor({ timeout: 120_000 });
+  await audit(page, "outbox");
+  await link.click();
+  await page.getByTestId("approval-status").filter({ hasText: "pending" }).waitFor();
+  await audit(page, "approval");
+  await page.getByLabel("Comment").fill("E2E: go ahead");
+  await page.getByRole("button", { name: "Approve", exact: true }).click();
+  await page.getByTestId("approval-status").filter({ hasText: "approved" }).waitFor();
+  check(true, "the approver approved from the outbox link");
+
+  // Everyone watches it finish; then the report.
+  await page.goto(executionUrl);
+  await page.getByTestId("execution-status").filter({ hasText: "succeeded" }).waitFor({ timeout: 300_000 });
+  check(true, "the drill succeeded, live on the dashboard");
+  await audit(page, "execution-succeeded");
+  await page.getByRole("button", { name: "Report" }).click();
+  await page.getByTestId("report").waitFor();
+  const measured = await page.getByTestId("measured").innerText();
+  check(measured !== "—", `the report shows the measured recovery time (${measured})`);
+  await audit(page, "report");
+  await page.goto(`${base}/executions`);
+  await page.getByRole("link", { name: executionUrl.split("/").pop() }).waitFor();
+  await audit(page, "history");
+  await page.goto(`${base}/approvals`);
+  await page.getByRole("heading", { name: "Approvals", level: 1 }).waitFor();
+  await audit(page, "approvals");
+} catch (e) {
+  failed = true;
+  console.error(`FAILED  ${e instanceof Error ? e.message : e}`);
+  await page.screenshot({ path: path.join(out, "failure.png"), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+console.log(`ui e2e: ${results.length} checks passed${failed ? ", 1 failed" : ""}; screenshots in ${out}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,186 @@
+// The plan builder: waves, the groups in each, their dependencies, criticality and
+// steps, an approval gate before a wave, drill cleanup; a live graph of what is being
+// built; the API's validation errors shown at the field they name.
+
+import Button from "@cloudscape-design/components/button";
+import Container from "@cloudscape-design/components/container";
+import Form from "@cloudscape-design/components/form";
+import FormField from "@cloudscape-design/components/form-field";
+import Header from "@cloudscape-design/components/header";
+import Input from "@cloudscape-design/components/input";
+import Select from "@cloudscape-design/components/select";
+import SpaceBetween from "@cloudscape-design/components/space-between";
+import Textarea from "@cloudscape-design/components/textarea";
+import Alert from "@cloudscape-design/components/alert";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { useNavigate } from "react-router-dom";
+import { ApiError, get, post, put } from "../api";
+import { mapErrors } from "../lib/errors";
+import type { Condition, Group, PlanDocument, PlanGroup, Step, StoredPlan, Wave } from "../lib/types";
+import { PlanGraph } from "./PlanGraph";
+
+const CONDITIONS: Condition[] = ["launched", "running", "healthy"];
+const opt = (v: string, label = v) => ({ value: v, label });
+
+type Cleanup = "immediate" | "keep" | { after: string } | { onApproval: Step };
+
+function cleanupKind(c: unknown): "immediate" | "keep" | "after" | "onApproval" {
+  if (c === "keep") return "keep";
+  if (c && typeof c === "object" && "after" in c) return "after";
+  if (c && typeof c === "object" && "onApproval" in c) return "onApproval";
+  return "immediate";
+}
+
+export function PlanEditor({ existing }: { existing?: StoredPlan }) {
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  const groups = useQuery({ queryKey: ["groups"], queryFn: () => get<{ items: Group[] }>("/protection-groups") });
+  const [plan, setPlan] = useState<PlanDocument>(
+    existing?.plan ?? { id: "", name: "", rto: "1h", drill: { cleanup: "immediate" }, waves: [{ name: "Wave 1", groups: [] }] },
+  );
+  const [stepsText, setStepsText] = useState<Record<string, string>>({});
+  const [localError, setLocalError] = useState<string | null>(null);
+  const save = useMutation({
+    mutationFn: (doc: PlanDocument) =>
+      existing ? put<StoredPlan>(`/plans/${existing.id}`, { plan: doc, version: existing.version }) : post<StoredPlan>("/plans", { plan: doc }),
+    onSuccess: (saved) => {
+      void client.invalidateQueries({ queryKey: ["plans"] });
+      void client.invalidateQueries({ queryKey: ["plan", saved.id] });
+      navigate(`/plans/${saved.id}`);
+    },
+  });
+  const fields: string[] = ["id", "name", "rto", "drill"];
+  plan.waves.forEach((w, wi) => {
+    fields.push(`waves.${wi}`, `waves.${wi}.name`, `waves.${wi}.before`);
+    w.groups.forEach((_, gi) => fields.push(`waves.${wi}.groups.${gi}`, `waves.${wi}.groups.${gi}.group`, `waves.${wi}.groups.${gi}.dependsOn`, `waves.${wi}.groups.${gi}.steps`));
+  });
+  const errors = save.error instanceof ApiError ? mapErrors(save.error.details, fields) : { byField: {}, other: [] };
+  const err = (f: string) => errors.byField[f];
+
+  const update = (fn: (p: PlanDocument) => void) => {
+    const next = structuredClone(plan);
+    fn(next);
+    setPlan(next);
+  };
+  const wave = (p: PlanDocument, wi: number): Wave => p.waves[wi]!;
+  const group = (p: PlanDocument, wi: number, gi: number): PlanGroup => wave(p, wi).groups[gi]!;
+  const allGroups = plan.waves.flatMap((w) => w.groups.map((g) => g.group));
+  const groupOptions = (groups.data?.items ?? []).map((g) => opt(g.id, `${g.name} (${g.id})`));
+  const cleanup = cleanupKind(plan.drill && (plan.drill as { cleanup?: Cleanup }).cleanup);
+
+  return (
+    <Form
+      header={<Header variant="h2">{existing ? `Edit ${existing.name}` : "Create recovery plan"}</Header>}
+      actions={
+        <SpaceBetween direction="horizontal" size="xs">
+          <Button variant="primary" loading={save.isPending} onClick={() => {
+            try {
+              // Steps typed as JSON are parsed now, so a typo is named before saving.
+              const next = structuredClone(plan);
+              for (const [key, value] of Object.entries(stepsText)) {
+                const [wi, gi] = key.split(".").map(Number) as [number, number];
+                group(next, wi, gi).steps = value.trim() ? (JSON.parse(value) as Step[]) : [];
+              }
+              setPlan(next);
+              setLocalError(null);
+              save.mutate(next);
+            } catch (e) {
+              setLocalError(`steps are not valid JSON: ${String(e)}`);
+            }
+          }}>Save plan</Button>
+        </SpaceBetween>
+      }
+      errorText={errors.other.length > 0 ? errors.other.join("; ") : save.error && !(save.error instanceof ApiError && save.error.details.length > 0) ? String(save.error.message) : undefined}
+    >
+      <SpaceBetween size="l">
+        {localError && <Alert type="error">{localError}</Alert>}
+        <Container header={<Header variant="h3">Plan</Header>}>
+          <SpaceBetween size="s">
+            {!existing && (
+              <FormField label="ID" errorText={err("id")}>
+                <Input value={plan.id} onChange={(e) => update((p) => { p.id = e.detail.value; })} ariaLabel="Plan ID" />
+              </FormField>
+            )}
+            <FormField label="Name" errorText={err("name")}>
+              <Input value={plan.name} onChange={(e) => update((p) => { p.name = e.detail.value; })} ariaLabel="Plan name" />
+            </FormField>
+            <FormField label="RTO target" description="e.g. 1h, 45m" errorText={err("rto")}>
+              <Input value={plan.rto ?? ""} onChange={(e) => update((p) => { p.rto = e.detail.value || undefined; })} ariaLabel="RTO target" />
+            </FormField>
+            <FormField label="Drill cleanup" errorText={err("drill")}>
+              <Select selectedOption={opt(cleanup)} ariaLabel="Drill cleanup"
+                options={[opt("immediate", "Terminate at once"), opt("after", "Terminate after 1 hour"), opt("onApproval", "Terminate when an approver ends the drill"), opt("keep", "Keep; clean up by hand")]}
+                onChange={(e) => update((p) => {
+                  const v = e.detail.selectedOption.value;
+                  const c: Cleanup = v === "after" ? { after: "1h" } : v === "onApproval" ? { onApproval: { type: "approval", name: "End drill", timeout: "24h" } } : v === "keep" ? "keep" : "immediate";
+                  p.drill = { cleanup: c };
+                })} />
+            </FormField>
+          </SpaceBetween>
+        </Container>
+
+        {plan.waves.map((w, wi) => (
+          <Container key={wi} header={
+            <Header variant="h3" actions={<Button onClick={() => update((p) => { p.waves.splice(wi, 1); })} disabled={plan.waves.length === 1}>Remove wave</Button>}>
+              Wave {wi + 1}
+            </Header>
+          }>
+            <SpaceBetween size="s">
+              <FormField label="Wave name" errorText={err(`waves.${wi}.name`) ?? err(`waves.${wi}`)}>
+                <Input value={w.name} onChange={(e) => update((p) => { wave(p, wi).name = e.detail.value; })} ariaLabel={`Wave ${wi + 1} name`} />
+              </FormField>
+              <FormField label="Approval before this wave" errorText={err(`waves.${wi}.before`)}>
+                {(w.before ?? []).length > 0 ? (
+                  <SpaceBetween direction="horizontal" size="xs">
+                    <Input value={(w.before?.[0]?.name as string) ?? ""} ariaLabel={`Wave ${wi + 1} approval name`} onChange={(e) => update((p) => { const b = wave(p, wi).before?.[0]; if (b) b.name = e.detail.value; })} />
+                    <Button onClick={() => update((p) => { wave(p, wi).before = []; })}>Remove approval</Button>
+                  </SpaceBetween>
+                ) : (
+                  <Button onClick={() => update((p) => { wave(p, wi).before = [{ type: "approval", name: `Approve wave ${wi + 1}`, approvers: ["Approver"], timeout: "4h" }]; })}>Add approval gate</Button>
+                )}
+              </FormField>
+              {w.groups.map((g, gi) => (
+                <Container key={gi} header={<Header variant="h3" actions={<Button onClick={() => update((p) => { wave(p, wi).groups.splice(gi, 1); })}>Remove group</Button>}>Group {gi + 1}</Header>}>
+                  <SpaceBetween size="s">
+                    <FormField label="Protection group" errorText={err(`waves.${wi}.groups.${gi}.group`) ?? err(`waves.${wi}.groups.${gi}`)}>
+                      <Select selectedOption={g.group ? opt(g.group) : null} options={groupOptions} placeholder="Choose a protection group" ariaLabel={`Wave ${wi + 1} group ${gi + 1}`}
+                        onChange={(e) => update((p) => { group(p, wi, gi).group = e.detail.selectedOption.value ?? ""; })} />
+                    </FormField>
+                    <FormField label="Criticality">
+                      <Select selectedOption={opt(g.criticality ?? "critical")} options={[opt("critical", "Critical: failure stops the plan"), opt("optional", "Optional: failure is a warning")]} ariaLabel={`Criticality of wave ${wi + 1} group ${gi + 1}`}
+                        onChange={(e) => update((p) => { group(p, wi, gi).criticality = e.detail.selectedOption.value as "critical" | "optional"; })} />
+                    </FormField>
+                    <FormField label="Depends on" errorText={err(`waves.${wi}.groups.${gi}.dependsOn`)}>
+                      <SpaceBetween size="xs">
+                        {(g.dependsOn ?? []).map((d, di) => (
+                          <SpaceBetween key={di} direction="horizontal" size="xs">
+                            <Select selectedOption={d.group ? opt(d.group) : null} options={allGroups.filter((x) => x && x !== g.group).map((x) => opt(x))} placeholder="Group" ariaLabel={`Dependency ${di + 1} of ${g.group || "group"}`}
+                              onChange={(e) => update((p) => { const dep = group(p, wi, gi).dependsOn?.[di]; if (dep) dep.group = e.detail.selectedOption.value; })} />
+                            <Select selectedOption={opt(d.condition ?? "running")} options={CONDITIONS.map((c) => opt(c))} ariaLabel={`Condition of dependency ${di + 1} of ${g.group || "group"}`}
+                              onChange={(e) => update((p) => { const dep = group(p, wi, gi).dependsOn?.[di]; if (dep) dep.condition = e.detail.selectedOption.value as Condition; })} />
+                            <Button onClick={() => update((p) => { group(p, wi, gi).dependsOn?.splice(di, 1); })}>Remove</Button>
+                          </SpaceBetween>
+                        ))}
+                        <Button onClick={() => update((p) => { const x = group(p, wi, gi); x.dependsOn = [...(x.dependsOn ?? []), { condition: "running" }]; })}>Add dependency</Button>
+                      </SpaceBetween>
+                    </FormField>
+                    <FormField label="Steps (JSON)" description='e.g. [{"type": "wait", "duration": "2m"}, {"type": "healthCheck", "check": {"tcp": {"port": 5432}}}]' errorText={err(`waves.${wi}.groups.${gi}.steps`)}>
+                      <Textarea rows={3} ariaLabel={`Steps of wave ${wi + 1} group ${gi + 1}`} value={stepsText[`${wi}.${gi}`] ?? (g.steps?.length ? JSON.stringify(g.steps) : "")}
+                        onChange={(e) => setStepsText({ ...stepsText, [`${wi}.${gi}`]: e.detail.value })} />
+                    </FormField>
+                  </SpaceBetween>
+                </Container>
+              ))}
+              <Button onClick={() => update((p) => { wave(p, wi).groups.push({ group: "" }); })}>Add group to wave {wi + 1}</Button>
+            </SpaceBetween>
+          </Container>
+        ))}
+        <Button onClick={() => update((p) => { p.waves.push({ name: `Wave ${p.waves.length + 1}`, groups: [] }); })}>Add wave</Button>
+        <Container header={<Header variant="h3">Preview</Header>}>
+          <PlanGraph plan={plan} height={320} />
+        </Container>
+      </SpaceBetween>
+    </Form>
+  );
+}

@@ -1,0 +1,74 @@
+import { Background, Controls, type Edge, MarkerType, type Node, Position, ReactFlow } from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { useMemo } from "react";
+import { buildGraph, type NodeStatus } from "../lib/graph";
+import type { PlanDocument, StepRecord } from "../lib/types";
+
+// Colours with at least 4.5:1 contrast for their text (axe).
+const FILL: Record<NodeStatus, string> = {
+  pending: "#ffffff",
+  running: "#dbeafe",
+  waiting: "#fef3c7",
+  succeeded: "#dcfce7",
+  failed: "#fee2e2",
+  skipped: "#f3f4f6",
+};
+const BORDER: Record<NodeStatus, string> = {
+  pending: "#6b7280",
+  running: "#1d4ed8",
+  waiting: "#b45309",
+  succeeded: "#15803d",
+  failed: "#b91c1c",
+  skipped: "#6b7280",
+};
+
+export function PlanGraph({ plan, steps, height = 420 }: { plan: PlanDocument; steps?: StepRecord[]; height?: number }) {
+  const { nodes, edges } = useMemo(() => {
+    const g = buildGraph(plan, steps);
+    const nodes: Node[] = g.nodes.map((n) => ({
+      id: n.id,
+      position: { x: n.x, y: n.y },
+      parentId: n.parent,
+      extent: n.parent ? ("parent" as const) : undefined,
+      draggable: false,
+      // Waves run left to right; groups inside a wave top to bottom.
+      sourcePosition: n.kind === "wave" ? Position.Right : Position.Bottom,
+      targetPosition: n.kind === "wave" ? Position.Left : Position.Top,
+      selectable: false,
+      data: { label: n.kind === "wave" ? n.label : `${n.label} · ${n.status}` },
+      ariaLabel: `${n.label}: ${n.status}`,
+      style: {
+        width: n.width,
+        height: n.height,
+        background: n.kind === "wave" ? "rgba(241,245,249,0.6)" : FILL[n.status],
+        border: `2px ${n.kind === "gate" ? "dashed" : "solid"} ${BORDER[n.status]}`,
+        color: "#111827",
+        fontSize: 12,
+        fontWeight: n.kind === "wave" ? 700 : 400,
+        display: "flex",
+        alignItems: n.kind === "wave" ? "flex-start" : "center",
+        justifyContent: "center",
+        paddingTop: n.kind === "wave" ? 6 : 0,
+      },
+      className: `node-${n.kind} status-${n.status}`,
+    }));
+    const edges: Edge[] = g.edges.map((e) => ({
+      id: e.id,
+      source: e.source,
+      target: e.target,
+      label: e.label,
+      animated: false,
+      markerEnd: { type: MarkerType.ArrowClosed },
+      style: e.kind === "order" ? { strokeWidth: 3, stroke: "#475569" } : { stroke: "#1d4ed8" },
+    }));
+    return { nodes, edges };
+  }, [plan, steps]);
+  return (
+    <div style={{ height, border: "1px solid #d1d5db", borderRadius: 8 }} data-testid="plan-graph" className="plan-graph">
+      <ReactFlow nodes={nodes} edges={edges} fitView nodesConnectable={false} proOptions={{ hideAttribution: true }}>
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}

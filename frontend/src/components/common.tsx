@@ -1,0 +1,58 @@
+import Alert from "@cloudscape-design/components/alert";
+import StatusIndicator, { type StatusIndicatorProps } from "@cloudscape-design/components/status-indicator";
+import { ApiError } from "../api";
+
+const KINDS: Record<string, StatusIndicatorProps.Type> = {
+  RUNNING: "in-progress",
+  SUCCEEDED: "success",
+  APPROVED: "success",
+  PENDING: "pending",
+  WAITING: "pending",
+  FAILED: "error",
+  TIMED_OUT: "error",
+  REJECTED: "error",
+  CLEANUP_FAILED: "warning",
+  ABORTED: "stopped",
+  CANCELLED: "stopped",
+  EXPIRED: "stopped",
+};
+
+export function Status({ value }: { value: string | undefined }) {
+  const v = value ?? "NOT RUN";
+  return <StatusIndicator type={KINDS[v] ?? "info"}>{v.replace(/_/g, " ").toLowerCase()}</StatusIndicator>;
+}
+
+export function ErrorAlert({ error, header }: { error: unknown; header?: string }) {
+  if (!error) return null;
+  const e = error instanceof ApiError ? error : null;
+  return (
+    <Alert type="error" header={header ?? (e ? e.message : "Something went wrong")}>
+      {e ? (
+        e.details.length > 0 ? (
+          <ul>
+            {e.details.map((d) => (
+              <li key={d.path + d.message}>
+                <code>{d.path}</code>: {d.message}
+              </li>
+            ))}
+          </ul>
+        ) : null
+      ) : (
+        String(error)
+      )}
+    </Alert>
+  );
+}
+
+export function time(iso: string | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : "—";
+}
+
+export function download(name: string, text: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  URL.revokeObjectURL(url);
+}

@@ -1,0 +1,73 @@
+// A drill report's figures: duration per wave and per group from the execution's
+// progress records, and the plan's measured recovery time against its RTO target.
+
+import type { Execution, PlanDocument, StepRecord } from "./types";
+
+/** `1h30m`, `45m`, `90s`, `2h` -> seconds; null when it is not a duration. */
+export function parseDuration(text: string | undefined): number | null {
+  if (!text) return null;
+  const re = /(\d+)\s*(h|m|s)/g;
+  let total = 0;
+  let matched = "";
+  for (const m of text.matchAll(re)) {
+    const n = Number(m[1]);
+    total += m[2] === "h" ? n * 3600 : m[2] === "m" ? n * 60 : n;
+    matched += m[0];
+  }
+  return matched.replace(/\s/g, "") === text.replace(/\s/g, "") && matched ? total : null;
+}
+
+export function seconds(from?: string, to?: string): number | null {
+  if (!from || !to) return null;
+  const s = (Date.parse(to) - Date.parse(from)) / 1000;
+  return Number.isFinite(s) && s >= 0 ? s : null;
+}
+
+export function formatSeconds(s: number | null): string {
+  if (s === null) return "—";
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = Math.round(s % 60);
+  return h > 0 ? `${h}h ${m}m ${r}s` : m > 0 ? `${m}m ${r}s` : `${r}s`;
+}
+
+export interface GroupLine {
+  key: string;
+  group: string;
+  status: string;
+  seconds: number | null;
+}
+
+export interface WaveLine {
+  wave: string;
+  seconds: number | null;
+  groups: GroupLine[];
+}
+
+export interface Report {
+  waves: WaveLine[];
+  totalSeconds: number | null;
+  rtoSeconds: number | null;
+  /** True when measured within the RTO; null when either is unknown. */
+  withinRto: boolean | null;
+}
+
+export function buildReport(plan: PlanDocument, execution: Execution): Report {
+  const byKey = new Map<string, StepRecord>((execution.steps ?? []).map((s) => [s.key, s]));
+  const waves = plan.waves.map((wave, w) => {
+    const prefix = `w${w + 1}.`;
+    const records = (execution.steps ?? []).filter((s) => s.key.startsWith(prefix));
+    const starts = records.map((r) => r.startedAt).filter((t): t is string => !!t).sort();
+    const ends = records.map((r) => r.endedAt).filter((t): t is string => !!t).sort();
+    const groups = wave.groups.map((g) => {
+      const key = `${prefix}${g.group}`;
+      const r = byKey.get(key);
+      return { key, group: g.group, status: r?.status ?? "NOT RUN", seconds: seconds(r?.startedAt, r?.endedAt) };
+    });
+    return { wave: `Wave ${w + 1} · ${wave.name}`, seconds: seconds(starts[0], ends[ends.length - 1]), groups };
+  });
+  const totalSeconds = seconds(execution.startedAt, execution.endedAt);
+  const rtoSeconds = parseDuration(plan.rto);
+  const withinRto = totalSeconds === null || rtoSeconds === null ? null : totalSeconds <= rtoSeconds;
+  return { waves, totalSeconds, rtoSeconds, withinRto };
+}

@@ -1,0 +1,128 @@
+// Shapes of the API's JSON (api/openapi.json), as far as the UI reads them.
+
+export type Role = "Admin" | "PlanAuthor" | "Operator" | "Approver" | "Viewer";
+
+export interface Me {
+  user: string;
+  roles: Role[];
+}
+
+export interface SourceServer {
+  id: string;
+  hostname: string;
+  tags: Record<string, string>;
+  replicationState: string;
+  lagSeconds: number;
+  protectionGroup?: string | null;
+  lastLaunch?: string | null;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  description?: string;
+  servers: string[];
+  tagSelector?: Record<string, string> | null;
+  resolvedServers?: string[];
+  version: number;
+}
+
+export type Condition = "launched" | "running" | "healthy";
+
+export interface Dependency {
+  group?: string;
+  server?: string;
+  condition?: Condition;
+}
+
+export interface Step {
+  type: "approval" | "wait" | "ssm" | "healthCheck";
+  name?: string;
+  [key: string]: unknown;
+}
+
+export interface PlanGroup {
+  group: string;
+  criticality?: "critical" | "optional";
+  dependsOn?: Dependency[];
+  steps?: Step[];
+}
+
+export interface Wave {
+  name: string;
+  before?: Step[];
+  groups: PlanGroup[];
+  after?: Step[];
+}
+
+export interface PlanDocument {
+  id: string;
+  name: string;
+  description?: string;
+  rto?: string;
+  waves: Wave[];
+  [key: string]: unknown;
+}
+
+export interface StoredPlan {
+  id: string;
+  name: string;
+  plan: PlanDocument;
+  version: number;
+  stateMachineArn: string;
+  servers: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface StepRecord {
+  key: string;
+  kind?: string;
+  label?: string;
+  status: string;
+  stage?: string;
+  startedAt?: string;
+  endedAt?: string;
+  errorName?: string;
+  errorCause?: string;
+  jobIds?: string[];
+}
+
+export interface Execution {
+  id: string;
+  planId: string;
+  planName: string;
+  mode: "DRILL" | "RECOVERY";
+  status: string;
+  startedAt?: string;
+  endedAt?: string;
+  steps?: StepRecord[];
+  errorName?: string;
+  errorCause?: string;
+}
+
+export interface Approval {
+  approvalId: string;
+  title?: string;
+  message?: string;
+  planId: string;
+  executionName: string;
+  mode: string;
+  status: string;
+  requestedAt: string;
+  expiresAt?: string;
+  approvers?: string[];
+}
+
+export interface OutboxMessage {
+  id: string;
+  sentAt: string;
+  subject: string;
+  message: string;
+  links: string[];
+}
+
+export interface ProblemDetail {
+  path: string;
+  message: string;
+}

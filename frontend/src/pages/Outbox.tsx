@@ -1,0 +1,41 @@
+import Box from "@cloudscape-design/components/box";
+import Container from "@cloudscape-design/components/container";
+import Header from "@cloudscape-design/components/header";
+import Link from "@cloudscape-design/components/link";
+import SpaceBetween from "@cloudscape-design/components/space-between";
+import { useQuery } from "@tanstack/react-query";
+import { useNavigate } from "react-router-dom";
+import { get } from "../api";
+import { ErrorAlert, time } from "../components/common";
+import type { OutboxMessage } from "../lib/types";
+
+/** Local mode: the emails SNS would have sent, newest first, with working links. */
+export function OutboxPage() {
+  const navigate = useNavigate();
+  const outbox = useQuery({ queryKey: ["outbox"], queryFn: () => get<{ items: OutboxMessage[] }>("/outbox"), refetchInterval: 3000 });
+  return (
+    <SpaceBetween size="m">
+      <Header variant="h1" description="Messages the plans published to SNS (local mode sends no email)">Outbox</Header>
+      <ErrorAlert error={outbox.error} />
+      {(outbox.data?.items ?? []).map((m) => (
+        <Container key={m.id} header={<Header variant="h2" description={time(m.sentAt)}>{m.subject || "(no subject)"}</Header>}>
+          <SpaceBetween size="xs">
+            <Box>{m.message}</Box>
+            {m.links.map((l) => {
+              const path = new URL(l).pathname;
+              const execution = /Execution (\S+?)[.,]?\s/.exec(m.message)?.[1];
+              const approval = path.startsWith("/approvals/");
+              return (
+                <Link key={l} href={path} ariaLabel={approval && execution ? `Open the approval for ${execution}` : undefined}
+                  onFollow={(e) => { e.preventDefault(); navigate(path); }}>
+                  {approval ? "Open the approval" : path}
+                </Link>
+              );
+            })}
+          </SpaceBetween>
+        </Container>
+      ))}
+      {outbox.data?.items.length === 0 && <Box>No messages yet.</Box>}
+    </SpaceBetween>
+  );
+}
