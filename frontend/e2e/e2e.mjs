@@ -127,10 +127,20 @@ try {
   await page.getByRole("button", { name: "Add wave" }).click();
   await page.getByLabel("Wave 2 name").fill("Web");
   await page.getByRole("button", { name: "Add approval gate" }).nth(1).click();
-  await page.getByRole("button", { name: "Add group to wave 2" }).click();
-  await choose(page, "Wave 2 group 1", /E2E web/);
-  await page.getByRole("button", { name: "Add dependency" }).nth(1).click();
-  await choose(page, "Dependency 1 of e2e-web", "e2e-db");
+  // Wave 2's group is dragged from the palette; its dependency is drawn on the graph.
+  // HTML5 drag and drop, as the browser dispatches it (the two ends are a screen apart).
+  const transfer = await page.evaluateHandle(() => new DataTransfer());
+  await page.locator('[data-group="e2e-web"]').dispatchEvent("dragstart", { dataTransfer: transfer });
+  await page.getByTestId("wave-drop-2").dispatchEvent("dragover", { dataTransfer: transfer });
+  await page.getByTestId("wave-drop-2").dispatchEvent("drop", { dataTransfer: transfer });
+  await page.getByTestId("wave-2").getByText("e2e-web", { exact: true }).waitFor();
+  check(true, "a protection group dragged into a wave");
+  const graph = page.getByTestId("plan-graph");
+  await graph.locator('.react-flow__node[data-id="w1.e2e-db"] .react-flow__handle.source').dragTo(
+    graph.locator('.react-flow__node[data-id="w2.e2e-web"] .react-flow__handle.target'),
+  );
+  await page.getByTestId("wave-2").getByText("e2e-db", { exact: true }).waitFor();
+  check(true, "a dependency drawn on the graph appears in the form");
   await audit(page, "plan-builder");
   await page.getByRole("button", { name: "Save plan" }).click();
   await page.getByRole("heading", { name: "E2E DR", level: 1 }).waitFor();
@@ -139,7 +149,12 @@ try {
   await audit(page, "plan-overview");
   await page.getByRole("tab", { name: "State machine" }).click();
   await page.getByTestId("asl").filter({ hasText: "StartAt" }).waitFor();
+  await page.getByTestId("asl-graph").locator(".react-flow__node").first().waitFor();
+  check(true, "the State machine tab shows the compiled ASL and its graph");
   await audit(page, "plan-state-machine");
+  await page.getByRole("tab", { name: "YAML" }).click();
+  await page.getByTestId("yaml").filter({ hasText: "protectionGroups" }).waitFor();
+  await audit(page, "plan-yaml");
 
   // A viewer sees the plan but cannot run it.
   await signIn(page, "viewer");

@@ -12,6 +12,8 @@ import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Textarea from "@cloudscape-design/components/textarea";
 import Alert from "@cloudscape-design/components/alert";
+import Box from "@cloudscape-design/components/box";
+import ButtonDropdown from "@cloudscape-design/components/button-dropdown";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
@@ -21,6 +23,20 @@ import type { Condition, Group, PlanDocument, PlanGroup, Step, StoredPlan, Wave 
 import { PlanGraph } from "./PlanGraph";
 
 const CONDITIONS: Condition[] = ["launched", "running", "healthy"];
+
+const STEP_TEMPLATES: Record<string, Step> = {
+  wait: { type: "wait", name: "Settle", duration: "2m" },
+  tcp: { type: "healthCheck", name: "Port open", check: { tcp: { port: 443 } }, timeout: "10m" },
+  http: { type: "healthCheck", name: "Health endpoint", check: { http: { port: 80, path: "/health", expectStatus: 200 } }, timeout: "10m" },
+  ssm: { type: "ssm", name: "Run command", document: "AWS-RunShellScript", parameters: { commands: ["echo ready"] }, timeout: "5m" },
+  approval: { type: "approval", name: "Check the group", approvers: ["Approver"], timeout: "4h" },
+};
+
+/** `w2.shop-app` -> [1, "shop-app"] (0-based wave). */
+function parseKey(key: string): [number, string] | null {
+  const m = /^w(\d+)\.(.+)$/.exec(key);
+  return m ? [Number(m[1]) - 1, m[2]!] : null;
+}
 const opt = (v: string, label = v) => ({ value: v, label });
 
 type Cleanup = "immediate" | "keep" | { after: string } | { onApproval: Step };
@@ -68,6 +84,34 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
   const allGroups = plan.waves.flatMap((w) => w.groups.map((g) => g.group));
   const groupOptions = (groups.data?.items ?? []).map((g) => opt(g.id, `${g.name} (${g.id})`));
   const cleanup = cleanupKind(plan.drill && (plan.drill as { cleanup?: Cleanup }).cleanup);
+  const unplaced = (groups.data?.items ?? []).filter((g) => !allGroups.includes(g.id));
+
+  const connect = (source: string, target: string) => {
+    const from = parseKey(source);
+    const to = parseKey(target);
+    if (!from || !to || from[1] === to[1]) return;
+    if (from[0] > to[0]) {
+      setLocalError(`${to[1]} cannot depend on ${from[1]}: a dependency must be in the same or an earlier wave`);
+      return;
+    }
+    setLocalError(null);
+    update((p) => {
+      for (const g of wave(p, to[0]).groups.filter((x) => x.group === to[1])) {
+        if (!(g.dependsOn ?? []).some((d) => d.group === from[1])) g.dependsOn = [...(g.dependsOn ?? []), { group: from[1], condition: "running" }];
+      }
+    });
+  };
+  const deleteDependency = (edgeId: string) => {
+    const [, w, name, i] = edgeId.split("|");
+    update((p) => {
+      const g = p.waves[Number(w)]?.groups.find((x) => x.group === name);
+      g?.dependsOn?.splice(Number(i), 1);
+    });
+  };
+  const place = (groupId: string, wi: number) =>
+    update((p) => {
+      if (!p.waves.some((w) => w.groups.some((g) => g.group === groupId))) wave(p, wi).groups.push({ group: groupId });
+    });
 
   return (
     <Form
@@ -120,8 +164,22 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
           </SpaceBetween>
         </Container>
 
+        <Container header={<Header variant="h3" description="Drag a group into a wave, or use “Add group” in the wave">Protection groups not in the plan</Header>}>
+          <div style={{ display: "flex", flexWrap: "wrap", gap: 8 }} data-testid="group-palette" role="list" aria-label="Protection groups not in the plan">
+            {unplaced.map((g) => (
+              <div key={g.id} draggable role="listitem" aria-label={`${g.name} (${g.id}), drag into a wave`} data-group={g.id}
+                onDragStart={(e) => { e.dataTransfer.setData("text/plain", g.id); e.dataTransfer.effectAllowed = "copy"; }}
+                style={{ border: "1px solid #0972d3", borderRadius: 16, padding: "4px 12px", cursor: "grab", background: "#f0f7ff", color: "#033160" }}>
+                {g.name}
+              </div>
+            ))}
+            {unplaced.length === 0 && <Box color="text-body-secondary">Every protection group is in the plan.</Box>}
+          </div>
+        </Container>
         {plan.waves.map((w, wi) => (
-          <Container key={wi} header={
+          <div key={wi} data-testid={`wave-${wi + 1}`} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
+            onDrop={(e) => { e.preventDefault(); const id = e.dataTransfer.getData("text/plain"); if (id) place(id, wi); }}>
+          <Container header={
             <Header variant="h3" actions={<Button onClick={() => update((p) => { p.waves.splice(wi, 1); })} disabled={plan.waves.length === 1}>Remove wave</Button>}>
               Wave {wi + 1}
             </Header>
@@ -165,6 +223,24 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                         <Button onClick={() => update((p) => { const x = group(p, wi, gi); x.dependsOn = [...(x.dependsOn ?? []), { condition: "running" }]; })}>Add dependency</Button>
                       </SpaceBetween>
                     </FormField>
+                    <ButtonDropdown ariaLabel={`Add step to ${g.group || "the group"}`}
+                      items={[
+                        { id: "wait", text: "Wait" },
+                        { id: "tcp", text: "Health check: TCP port" },
+                        { id: "http", text: "Health check: HTTP" },
+                        { id: "ssm", text: "SSM document" },
+                        { id: "approval", text: "Approval" },
+                      ]}
+                      onItemClick={(e) => {
+                        const key = `${wi}.${gi}`;
+                        const current = stepsText[key] ?? (g.steps?.length ? JSON.stringify(g.steps) : "");
+                        let list: Step[] = [];
+                        try { list = current.trim() ? (JSON.parse(current) as Step[]) : []; } catch { setLocalError("fix the steps' JSON before adding another step"); return; }
+                        const template = STEP_TEMPLATES[e.detail.id];
+                        if (template) setStepsText({ ...stepsText, [key]: JSON.stringify([...list, template], null, 1) });
+                      }}>
+                      Add step
+                    </ButtonDropdown>
                     <FormField label="Steps (JSON)" description='e.g. [{"type": "wait", "duration": "2m"}, {"type": "healthCheck", "check": {"tcp": {"port": 5432}}}]' errorText={err(`waves.${wi}.groups.${gi}.steps`)}>
                       <Textarea rows={3} ariaLabel={`Steps of wave ${wi + 1} group ${gi + 1}`} value={stepsText[`${wi}.${gi}`] ?? (g.steps?.length ? JSON.stringify(g.steps) : "")}
                         onChange={(e) => setStepsText({ ...stepsText, [`${wi}.${gi}`]: e.detail.value })} />
@@ -172,13 +248,18 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                   </SpaceBetween>
                 </Container>
               ))}
+              <div data-testid={`wave-drop-${wi + 1}`} style={{ border: "2px dashed #8c8c94", borderRadius: 8, padding: 12, textAlign: "center", color: "#414d5c" }}>
+                Drop a protection group here
+              </div>
               <Button onClick={() => update((p) => { wave(p, wi).groups.push({ group: "" }); })}>Add group to wave {wi + 1}</Button>
             </SpaceBetween>
           </Container>
+          </div>
         ))}
         <Button onClick={() => update((p) => { p.waves.push({ name: `Wave ${p.waves.length + 1}`, groups: [] }); })}>Add wave</Button>
         <Container header={<Header variant="h3">Preview</Header>}>
-          <PlanGraph plan={plan} height={320} />
+          <Box variant="small">Drag from one group's handle to another's to add a dependency (running); select a dependency and press Delete to remove it.</Box>
+          <PlanGraph plan={plan} height={360} onConnect={connect} onDeleteDependency={deleteDependency} />
         </Container>
       </SpaceBetween>
     </Form>

@@ -1,4 +1,4 @@
-import { Background, Controls, type Edge, MarkerType, type Node, Position, ReactFlow } from "@xyflow/react";
+import { Background, type Connection, Controls, type Edge, MarkerType, type Node, Position, ReactFlow } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useMemo } from "react";
 import { buildGraph, type NodeStatus } from "../lib/graph";
@@ -22,7 +22,18 @@ const BORDER: Record<NodeStatus, string> = {
   skipped: "#6b7280",
 };
 
-export function PlanGraph({ plan, steps, height = 420 }: { plan: PlanDocument; steps?: StepRecord[]; height?: number }) {
+interface Props {
+  plan: PlanDocument;
+  steps?: StepRecord[];
+  height?: number;
+  /** Editing: drawing an edge from one group to another adds a dependency. */
+  onConnect?: (source: string, target: string) => void;
+  /** Editing: deleting a dependency edge (select it, press Delete). */
+  onDeleteDependency?: (edgeId: string) => void;
+}
+
+export function PlanGraph({ plan, steps, height = 420, onConnect, onDeleteDependency }: Props) {
+  const editable = !!onConnect;
   const { nodes, edges } = useMemo(() => {
     const g = buildGraph(plan, steps);
     const nodes: Node[] = g.nodes.map((n) => ({
@@ -35,6 +46,7 @@ export function PlanGraph({ plan, steps, height = 420 }: { plan: PlanDocument; s
       sourcePosition: n.kind === "wave" ? Position.Right : Position.Bottom,
       targetPosition: n.kind === "wave" ? Position.Left : Position.Top,
       selectable: false,
+      connectable: editable && n.kind === "group",
       data: { label: n.kind === "wave" ? n.label : `${n.label} · ${n.status}` },
       ariaLabel: `${n.label}: ${n.status}`,
       style: {
@@ -58,14 +70,24 @@ export function PlanGraph({ plan, steps, height = 420 }: { plan: PlanDocument; s
       target: e.target,
       label: e.label,
       animated: false,
+      deletable: editable && e.kind === "dependency",
+      selectable: editable && e.kind === "dependency",
       markerEnd: { type: MarkerType.ArrowClosed },
       style: e.kind === "order" ? { strokeWidth: 3, stroke: "#475569" } : { stroke: "#1d4ed8" },
     }));
     return { nodes, edges };
-  }, [plan, steps]);
+  }, [plan, steps, editable]);
   return (
-    <div style={{ height, border: "1px solid #d1d5db", borderRadius: 8 }} data-testid="plan-graph" className="plan-graph">
-      <ReactFlow nodes={nodes} edges={edges} fitView nodesConnectable={false} proOptions={{ hideAttribution: true }}>
+    <div style={{ height, border: "1px solid #d1d5db", borderRadius: 8 }} data-testid="plan-graph" className={editable ? "plan-graph editable" : "plan-graph"}>
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        fitView
+        nodesConnectable={editable}
+        onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
+        onEdgesDelete={(deleted) => deleted.forEach((e) => onDeleteDependency?.(e.id))}
+        proOptions={{ hideAttribution: true }}
+      >
         <Background />
         <Controls showInteractive={false} />
       </ReactFlow>

@@ -140,7 +140,7 @@ export function buildGraph(plan: PlanDocument, steps: StepRecord[] = []): PlanGr
         const from = groupWave.get(dep.group);
         if (from === undefined) return;
         edges.push({
-          id: `dep-${w}-${group.group}-${i}`,
+          id: `dep|${w}|${group.group}|${i}`,
           source: groupKey(from, dep.group),
           target: groupKey(w, group.group),
           label: dep.condition ?? "running",

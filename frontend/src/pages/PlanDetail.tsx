@@ -16,6 +16,7 @@ import { useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { useApp } from "../App";
 import { get, post, text } from "../api";
+import { AslGraph } from "../components/AslGraph";
 import { PlanEditor } from "../components/PlanEditor";
 import { PlanGraph } from "../components/PlanGraph";
 import { download, ErrorAlert, time } from "../components/common";
@@ -82,6 +83,15 @@ function RunPlan({ plan, onClose }: { plan: StoredPlan; onClose: () => void }) {
   );
 }
 
+function YamlView({ id }: { id: string }) {
+  const yaml = useQuery({ queryKey: ["yaml", id], queryFn: () => text(`/plans/${id}/export`) });
+  return (
+    <pre tabIndex={0} aria-label="Plan as YAML" style={{ maxHeight: 520, overflow: "auto", background: "#f8fafc", padding: 12 }} data-testid="yaml">
+      {yaml.data ?? "…"}
+    </pre>
+  );
+}
+
 export function PlanPage() {
   const { id = "" } = useParams();
   const { can } = useApp();
@@ -124,12 +134,14 @@ export function PlanPage() {
           ),
         },
         ...(can.author ? [{ id: "edit", label: "Edit", content: <PlanEditor existing={p} /> }] : []),
+        { id: "yaml", label: "YAML", content: <YamlView id={p.id} /> },
         {
           id: "machine",
           label: "State machine",
           content: (
             <SpaceBetween size="m">
               <Box variant="small">{p.stateMachineArn}</Box>
+              {asl.data ? <AslGraph definition={asl.data} /> : null}
               <pre tabIndex={0} aria-label="State machine definition (ASL)" style={{ maxHeight: 480, overflow: "auto", background: "#f8fafc", padding: 12 }} data-testid="asl">{asl.data ? JSON.stringify(asl.data, null, 2) : "…"}</pre>
             </SpaceBetween>
           ),

@@ -1,0 +1,68 @@
+// The dashboard of the 3,000-server plan (local mode started with `--synthetic 3000`):
+// start a drill from the UI, then load its dashboard afresh and time the first view (the
+// plan graph drawn and the execution's status shown). Printed, not asserted: a figure.
+//
+//   node e2e/large.mjs --url http://127.0.0.1:8081 --out ../target/ui-screenshots
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const base = arg("--url", "http://127.0.0.1:8080");
+const out = arg("--out", "screenshots");
+const plan = arg("--plan", "synthetic-3000");
+mkdirSync(out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+page.setDefaultTimeout(60_000);
+let failed = false;
+try {
+  await page.goto(`${base}/plans/${plan}`);
+  await page.getByLabel("User name").fill("operator");
+  await page.getByLabel("Password").fill("Drill-Passw0rd!");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Run" }).click();
+  await page.getByTestId("preflight").filter({ hasText: "Ready" }).waitFor();
+  const servers = (await page.getByTestId("preflight").innerText()).match(/(\d+) servers/)?.[1];
+  await page.getByLabel("Poll interval").fill("1");
+  await page.getByRole("button", { name: "Start drill" }).click();
+  await page.waitForURL(/\/executions\//);
+  await page.getByTestId("execution-status").waitFor();
+
+  const timings = [];
+  for (let i = 0; i < 3; i++) {
+    const started = Date.now();
+    await page.reload();
+    await page.getByTestId("execution-status").waitFor();
+    await page.locator(".plan-graph .react-flow__node").first().waitFor();
+    const nodes = await page.locator(".plan-graph .react-flow__node").count();
+    timings.push({ ms: Date.now() - started, nodes });
+  }
+  const inApp = await page.evaluate(() => window.__firstView);
+  await page.screenshot({ path: path.join(out, "20-dashboard-3000.png"), fullPage: false });
+  const best = Math.min(...timings.map((t) => t.ms));
+  const median = timings.map((t) => t.ms).sort((a, b) => a - b)[1];
+  console.log(
+    `dashboard of the ${servers}-server plan: first view in ${median} ms median, ${best} ms best of ${timings.length} loads ` +
+      `(${timings[0].nodes} graph nodes; data ready ${Math.round(inApp ?? -1)} ms after the page mounted); target < 1500 ms`,
+  );
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByTestId("execution-status").filter({ hasNotText: "running" }).waitFor({ timeout: 120_000 });
+  console.log("ok      the 3,000-server drill was cancelled from the dashboard");
+} catch (e) {
+  failed = true;
+  console.error(`FAILED  ${e instanceof Error ? e.message : e}`);
+  await page.screenshot({ path: path.join(out, "failure-large.png"), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
