@@ -6,19 +6,12 @@
 //
 //   node e2e/e2e.mjs --url http://127.0.0.1:8080 --out ../target/ui-screenshots
 
-import { chromium } from "playwright-core";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { launch, options } from "./browser.mjs";
 
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const base = arg("--url", "http://127.0.0.1:8080");
-const out = arg("--out", "screenshots");
-mkdirSync(out, { recursive: true });
+const { base, out } = options();
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const PASSWORD = "Drill-Passw0rd!";
@@ -67,10 +60,7 @@ async function choose(page, label, option) {
   await page.getByRole("option", { name: option }).first().click();
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 page.setDefaultTimeout(20_000);
 let failed = false;

@@ -4,24 +4,12 @@
 //
 //   node e2e/large.mjs --url http://127.0.0.1:8081 --out ../target/ui-screenshots
 
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { launch, options } from "./browser.mjs";
 
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const base = arg("--url", "http://127.0.0.1:8080");
-const out = arg("--out", "screenshots");
-const plan = arg("--plan", "synthetic-3000");
-mkdirSync(out, { recursive: true });
+const { base, out, plan } = options({ plan: "synthetic-3000" });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 page.setDefaultTimeout(60_000);
 let failed = false;

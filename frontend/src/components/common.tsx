@@ -1,4 +1,7 @@
 import Alert from "@cloudscape-design/components/alert";
+import Box from "@cloudscape-design/components/box";
+import Button from "@cloudscape-design/components/button";
+import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator, { type StatusIndicatorProps } from "@cloudscape-design/components/status-indicator";
 import { ApiError } from "../api";
 
@@ -55,4 +58,16 @@ export function download(name: string, text: string, type: string): void {
   a.download = name;
   a.click();
   URL.revokeObjectURL(url);
+}
+
+/** A dialog's footer: Cancel, and the primary action. */
+export function DialogFooter(props: { action: string; busy: boolean; disabled?: boolean; onAction: () => void; onCancel: () => void }) {
+  return (
+    <Box float="right">
+      <SpaceBetween direction="horizontal" size="xs">
+        <Button variant="link" onClick={props.onCancel}>Cancel</Button>
+        <Button variant="primary" disabled={props.disabled} loading={props.busy} onClick={props.onAction}>{props.action}</Button>
+      </SpaceBetween>
+    </Box>
+  );
 }

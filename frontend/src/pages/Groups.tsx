@@ -14,7 +14,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useApp } from "../App";
 import { ApiError, get, post } from "../api";
-import { ErrorAlert } from "../components/common";
+import { DialogFooter, ErrorAlert } from "../components/common";
 import type { Group, SourceServer } from "../lib/types";
 
 interface Preview {
@@ -61,14 +61,7 @@ function CreateGroup({ onClose }: { onClose: () => void }) {
   const conflicts = (preview.data?.items ?? []).filter((s) => s.ownedBy && s.ownedBy !== id);
   return (
     <Modal closeAriaLabel="Close dialog" visible onDismiss={onClose} header="Create protection group" size="large"
-      footer={
-        <Box float="right">
-          <SpaceBetween direction="horizontal" size="xs">
-            <Button variant="link" onClick={onClose}>Cancel</Button>
-            <Button variant="primary" loading={create.isPending} onClick={() => create.mutate()}>Create</Button>
-          </SpaceBetween>
-        </Box>
-      }>
+      footer={<DialogFooter action="Create" busy={create.isPending} onAction={() => create.mutate()} onCancel={onClose} />}>
       <Form>
         <SpaceBetween size="m">
           {create.error && !(create.error instanceof ApiError && create.error.details.length > 0) && <ErrorAlert error={create.error} />}

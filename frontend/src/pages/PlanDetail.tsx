@@ -19,7 +19,7 @@ import { get, post, text } from "../api";
 import { AslGraph } from "../components/AslGraph";
 import { PlanEditor } from "../components/PlanEditor";
 import { PlanGraph } from "../components/PlanGraph";
-import { download, ErrorAlert, time } from "../components/common";
+import { DialogFooter, download, ErrorAlert, time } from "../components/common";
 import type { StoredPlan } from "../lib/types";
 
 interface Preflight {
@@ -44,16 +44,7 @@ function RunPlan({ plan, onClose }: { plan: StoredPlan; onClose: () => void }) {
   const blocked = !preflight.data?.ready || (mode === "RECOVERY" && confirm !== plan.name);
   return (
     <Modal closeAriaLabel="Close dialog" visible onDismiss={onClose} header={`Run ${plan.name}`}
-      footer={
-        <Box float="right">
-          <SpaceBetween direction="horizontal" size="xs">
-            <Button variant="link" onClick={onClose}>Cancel</Button>
-            <Button variant="primary" disabled={blocked} loading={start.isPending} onClick={() => start.mutate()}>
-              {mode === "DRILL" ? "Start drill" : "Start recovery"}
-            </Button>
-          </SpaceBetween>
-        </Box>
-      }>
+      footer={<DialogFooter action={mode === "DRILL" ? "Start drill" : "Start recovery"} busy={start.isPending} disabled={blocked} onAction={() => start.mutate()} onCancel={onClose} />}>
       <SpaceBetween size="m">
         <ErrorAlert error={start.error} header="The run did not start" />
         <RadioGroup value={mode} onChange={(e) => setMode(e.detail.value as "DRILL" | "RECOVERY")} ariaLabel="Mode"

@@ -1,4 +1,3 @@
-import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import FormField from "@cloudscape-design/components/form-field";
 import Header from "@cloudscape-design/components/header";
@@ -12,7 +11,7 @@ import { useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { useApp } from "../App";
 import { api, get } from "../api";
-import { ErrorAlert, time } from "../components/common";
+import { DialogFooter, ErrorAlert, time } from "../components/common";
 import type { StoredPlan } from "../lib/types";
 
 function ImportPlan({ onClose }: { onClose: () => void }) {
@@ -28,14 +27,7 @@ function ImportPlan({ onClose }: { onClose: () => void }) {
   });
   return (
     <Modal closeAriaLabel="Close dialog" visible onDismiss={onClose} size="large" header="Import a plan (YAML)"
-      footer={
-        <Box float="right">
-          <SpaceBetween direction="horizontal" size="xs">
-            <Button variant="link" onClick={onClose}>Cancel</Button>
-            <Button variant="primary" loading={upload.isPending} onClick={() => upload.mutate()}>Import</Button>
-          </SpaceBetween>
-        </Box>
-      }>
+      footer={<DialogFooter action="Import" busy={upload.isPending} onAction={() => upload.mutate()} onCancel={onClose} />}>
       <SpaceBetween size="m">
         <ErrorAlert error={upload.error} header="The plan was not imported" />
         <FormField label="Plan file" description="The same format as examples/*.yaml and the plan's YAML export; its protection groups must exist.">
