@@ -91,7 +91,7 @@ try {
   await page.getByTestId("preview-count").filter({ hasText: "2 servers match" }).waitFor();
   await audit(page, "protection-group-create");
   await page.getByRole("button", { name: "Create", exact: true }).click();
-  await page.getByRole("cell", { name: "E2E web" }).waitFor();
+  await page.getByRole("cell", { name: "E2E web", exact: true }).waitFor();
   // And one by picking servers.
   await page.getByRole("button", { name: "Create protection group" }).click();
   await page.getByLabel("Group ID").fill("e2e-db");
@@ -102,8 +102,13 @@ try {
   await page.keyboard.press("Escape");
   await page.getByTestId("preview-count").filter({ hasText: "2 servers match" }).waitFor();
   await page.getByRole("button", { name: "Create", exact: true }).click();
-  await page.getByRole("cell", { name: "E2E database" }).waitFor();
+  await page.getByRole("cell", { name: "E2E database", exact: true }).waitFor();
   check(true, "two protection groups created (tag selector with preview; picked servers)");
+  await page.getByRole("button", { name: "Edit E2E database" }).click();
+  await page.getByLabel("Group name").fill("E2E databases");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByRole("cell", { name: "E2E databases", exact: true }).waitFor();
+  check(true, "a protection group edited (its version checked)");
   await audit(page, "protection-groups");
 
   // A plan: wave 1 the database; wave 2 the web tier after an approval, depending on the
@@ -113,7 +118,7 @@ try {
   await page.getByLabel("Plan name").fill("E2E DR");
   await page.getByLabel("Wave 1 name").fill("Data");
   await page.getByRole("button", { name: "Add group to wave 1" }).click();
-  await choose(page, "Wave 1 group 1", /E2E database/);
+  await choose(page, "Wave 1 group 1", /E2E databases/);
   await page.getByRole("button", { name: "Add wave" }).click();
   await page.getByLabel("Wave 2 name").fill("Web");
   await page.getByRole("button", { name: "Add approval gate" }).nth(1).click();

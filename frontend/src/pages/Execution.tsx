@@ -15,16 +15,12 @@ import { get, post } from "../api";
 import { ErrorAlert, Status, time } from "../components/common";
 import { PlanGraph } from "../components/PlanGraph";
 import { formatSeconds, seconds } from "../lib/report";
-import type { Approval, Execution, StepRecord, StoredPlan } from "../lib/types";
+import { stepTree } from "../lib/steps";
+import type { Approval, Execution, StoredPlan } from "../lib/types";
 
 interface Detail extends Execution {
   jobs?: { jobId: string; step: string; log: { at: string; event: string; sourceServerId?: string | null; targetInstanceId?: string | null }[] }[];
   recoveryInstances?: { recoveryInstanceId: string; sourceServerId: string; ec2InstanceState?: string; isDrill: boolean }[];
-}
-
-/** Steps in plan order (by key), the running one first among equals. */
-function ordered(steps: StepRecord[]): StepRecord[] {
-  return [...steps].sort((a, b) => (a.startedAt ?? "~").localeCompare(b.startedAt ?? "~") || a.key.localeCompare(b.key));
 }
 
 export function ExecutionPage() {
@@ -59,7 +55,7 @@ export function ExecutionPage() {
   if (run.isPending) return <Spinner size="large" />;
   if (!run.data) return <ErrorAlert error={run.error} />;
   const e = run.data;
-  const steps = ordered(e.steps ?? []);
+  const steps = stepTree(e.steps ?? []);
   const current = steps.find((s) => s.status === "RUNNING" || s.status === "WAITING" || s.status === "PENDING");
   const mine = (approvals.data?.items ?? []).filter((a) => a.executionName === e.id);
   return (
@@ -103,8 +99,18 @@ export function ExecutionPage() {
         variant="container"
         isItemDisabled={() => false}
         selectedItems={current ? [current] : []}
+        ariaLabels={{ selectionGroupLabel: "Current step", itemSelectionLabel: (_, s) => s.label ?? s.key, allItemsSelectionLabel: () => "Steps" }}
         columnDefinitions={[
-          { id: "step", header: "Step", cell: (s) => <span style={s === current ? { fontWeight: 700 } : undefined}>{s.label ?? s.key}</span> },
+          {
+            id: "step",
+            header: "Step",
+            cell: (s) => (
+              <span style={{ paddingLeft: 16 * Math.max(0, s.depth), fontWeight: s.key === current?.key ? 700 : undefined }}>
+                {s.depth > 0 ? "└ " : ""}
+                {s.label ?? s.key}
+              </span>
+            ),
+          },
           { id: "kind", header: "Kind", cell: (s) => s.kind ?? "—" },
           { id: "status", header: "Status", cell: (s) => <Status value={s.status} /> },
           { id: "start", header: "Start", cell: (s) => time(s.startedAt) },

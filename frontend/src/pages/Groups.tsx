@@ -13,7 +13,7 @@ import Textarea from "@cloudscape-design/components/textarea";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useApp } from "../App";
-import { ApiError, get, post } from "../api";
+import { ApiError, get, post, put } from "../api";
 import { DialogFooter, ErrorAlert } from "../components/common";
 import type { Group, SourceServer } from "../lib/types";
 
@@ -33,23 +33,27 @@ export function parseSelector(text: string): Record<string, string> | null {
   return out;
 }
 
-function CreateGroup({ onClose }: { onClose: () => void }) {
+function GroupDialog({ onClose, existing }: { onClose: () => void; existing?: Group }) {
   const client = useQueryClient();
   const servers = useQuery({ queryKey: ["source-servers"], queryFn: () => get<{ items: SourceServer[] }>("/source-servers") });
-  const [id, setId] = useState("");
-  const [name, setName] = useState("");
-  const [mode, setMode] = useState<"servers" | "tags">("servers");
-  const [picked, setPicked] = useState<string[]>([]);
-  const [selector, setSelector] = useState("");
+  const [id, setId] = useState(existing?.id ?? "");
+  const [name, setName] = useState(existing?.name ?? "");
+  const [mode, setMode] = useState<"servers" | "tags">(existing?.tagSelector ? "tags" : "servers");
+  const [picked, setPicked] = useState<string[]>(existing?.servers ?? []);
+  const [selector, setSelector] = useState(
+    existing?.tagSelector ? Object.entries(existing.tagSelector).map(([k, v]) => `${k}=${v}`).join(", ") : "",
+  );
   const tags = parseSelector(selector);
   const body = { id, name, ...(mode === "servers" ? { servers: picked } : { tagSelector: tags ?? {} }) };
   const preview = useQuery({
     queryKey: ["preview", mode, picked, selector],
-    queryFn: () => post<Preview>("/protection-groups/preview", mode === "servers" ? { servers: picked } : { tagSelector: tags ?? {} }),
+    queryFn: () =>
+      post<Preview>("/protection-groups/preview", { ...(mode === "servers" ? { servers: picked } : { tagSelector: tags ?? {} }), ...(existing ? { group: existing.id } : {}) }),
     enabled: mode === "servers" ? picked.length > 0 : !!tags && Object.keys(tags).length > 0,
   });
   const create = useMutation({
-    mutationFn: () => post<Group>("/protection-groups", body),
+    // Editing names the version read: a concurrent change is refused (409), not lost.
+    mutationFn: () => (existing ? put<Group>(`/protection-groups/${existing.id}`, { ...body, version: existing.version }) : post<Group>("/protection-groups", body)),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ["groups"] });
       void client.invalidateQueries({ queryKey: ["source-servers"] });
@@ -60,13 +64,13 @@ function CreateGroup({ onClose }: { onClose: () => void }) {
     create.error instanceof ApiError ? create.error.details.filter((d) => d.path === path || d.path.startsWith(`${path}[`)).map((d) => d.message).join("; ") || undefined : undefined;
   const conflicts = (preview.data?.items ?? []).filter((s) => s.ownedBy && s.ownedBy !== id);
   return (
-    <Modal closeAriaLabel="Close dialog" visible onDismiss={onClose} header="Create protection group" size="large"
-      footer={<DialogFooter action="Create" busy={create.isPending} onAction={() => create.mutate()} onCancel={onClose} />}>
+    <Modal closeAriaLabel="Close dialog" visible onDismiss={onClose} header={existing ? `Edit ${existing.name}` : "Create protection group"} size="large"
+      footer={<DialogFooter action={existing ? "Save" : "Create"} busy={create.isPending} onAction={() => create.mutate()} onCancel={onClose} />}>
       <Form>
         <SpaceBetween size="m">
           {create.error && !(create.error instanceof ApiError && create.error.details.length > 0) && <ErrorAlert error={create.error} />}
           <FormField label="ID" description="Lower-case letters, digits and hyphens" errorText={fieldError("id")}>
-            <Input value={id} onChange={(e) => setId(e.detail.value)} ariaLabel="Group ID" />
+            <Input value={id} onChange={(e) => setId(e.detail.value)} ariaLabel="Group ID" disabled={!!existing} />
           </FormField>
           <FormField label="Name" errorText={fieldError("name")}>
             <Input value={name} onChange={(e) => setName(e.detail.value)} ariaLabel="Group name" />
@@ -115,6 +119,7 @@ export function GroupsPage() {
   const { can } = useApp();
   const groups = useQuery({ queryKey: ["groups"], queryFn: () => get<{ items: Group[] }>("/protection-groups") });
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<Group | null>(null);
   return (
     <SpaceBetween size="m">
       <ErrorAlert error={groups.error} />
@@ -134,10 +139,12 @@ export function GroupsPage() {
           { id: "selection", header: "Selection", cell: (g) => (g.tagSelector ? `tags ${Object.entries(g.tagSelector).map(([k, v]) => `${k}=${v}`).join(", ")}` : "explicit servers") },
           { id: "servers", header: "Servers", cell: (g) => (g.resolvedServers ?? g.servers).length },
           { id: "version", header: "Version", cell: (g) => g.version },
+          ...(can.author ? [{ id: "edit", header: "Actions", cell: (g: Group) => <Button variant="inline-link" ariaLabel={`Edit ${g.name}`} onClick={() => setEditing(g)}>Edit</Button> }] : []),
         ]}
         empty="No protection groups"
       />
-      {creating && <CreateGroup onClose={() => setCreating(false)} />}
+      {creating && <GroupDialog onClose={() => setCreating(false)} />}
+      {editing && <GroupDialog existing={editing} onClose={() => setEditing(null)} />}
     </SpaceBetween>
   );
 }
