@@ -271,7 +271,28 @@ pub fn demo_fleet(root: &Path) -> Result<aslgen::Inventory, LocalError> {
 /// The HR and shared-services servers stay unprotected, for users to build their own.
 pub const DEMO_PLANS: [&str; 2] = ["three-tier", "tag-based"];
 
-pub async fn seed(root: &Path, served: &Served) -> Result<Vec<String>, LocalError> {
+/// The demo plans' documents, from `examples/`.
+pub fn demo_documents(root: &Path) -> Result<Vec<aslgen::model::PlanDocument>, LocalError> {
+    DEMO_PLANS
+        .iter()
+        .map(|name| {
+            let fail = |message: String| LocalError::Seed {
+                step: (*name).to_owned(),
+                message,
+            };
+            let text = std::fs::read_to_string(root.join(format!("examples/{name}.yaml")))
+                .map_err(|e| fail(e.to_string()))?;
+            aslgen::parse::plan_document(&text, name).map_err(|e| fail(e.to_string()))
+        })
+        .collect()
+}
+
+/// Creates each document's protection groups and plan through the API, as the plan
+/// author; returns the plan ids.
+pub async fn seed(
+    served: &Served,
+    documents: &[aslgen::model::PlanDocument],
+) -> Result<Vec<String>, LocalError> {
     let http = reqwest::Client::new();
     let token = served.pool.token("PlanAuthor").to_owned();
     let post = |path: String, body: serde_json::Value| {
@@ -292,14 +313,11 @@ pub async fn seed(root: &Path, served: &Served) -> Result<Vec<String>, LocalErro
         }
     };
     let mut plans = Vec::new();
-    for name in DEMO_PLANS {
-        let path = root.join(format!("examples/{name}.yaml"));
+    for doc in documents {
         let fail = |message: String| LocalError::Seed {
-            step: name.to_owned(),
+            step: doc.plan.id.clone(),
             message,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
-        let doc = aslgen::parse::plan_document(&text, name).map_err(|e| fail(e.to_string()))?;
         for group in &doc.protection_groups {
             let body = serde_json::to_value(group).map_err(|e| fail(e.to_string()))?;
             post("/api/protection-groups".into(), body)
@@ -325,6 +343,9 @@ pub struct Options {
     pub reset: bool,
     /// DRS simulator speed: simulated seconds per real second.
     pub speed: f64,
+    /// Instead of the demo fleet and plans: this many synthetic servers and the synthetic
+    /// plan over them (scale checks).
+    pub synthetic: Option<usize>,
 }
 
 /// The running local stack.
@@ -370,7 +391,10 @@ impl Stack {
             .map_err(|source| LocalError::Listen { port: 0, source })?;
         let sim = drs_sim::Config {
             speed: options.speed,
-            inventory: demo_fleet(&options.root)?,
+            inventory: match options.synthetic {
+                Some(n) => aslgen::synth::inventory(n as u64),
+                None => demo_fleet(&options.root)?,
+            },
             probe_ports: [(5432, db_port), (8080, app_port)].into(),
             ..drs_sim::Config::default()
         };
@@ -391,7 +415,11 @@ impl Stack {
         )
         .await?;
         let seeded = if restored == 0 {
-            seed(&options.root, &served).await?
+            let documents = match options.synthetic {
+                Some(n) => vec![aslgen::synth::large_plan(n, 30)],
+                None => demo_documents(&options.root)?,
+            };
+            seed(&served, &documents).await?
         } else {
             api::plans::redeploy_all(&served.config.state_with(&aws.config))
                 .await

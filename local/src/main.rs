@@ -26,6 +26,10 @@ struct Args {
     /// DRS simulator speed (simulated seconds per real second).
     #[arg(long, default_value_t = 60.0)]
     speed: f64,
+    /// Scale check: this many synthetic source servers and one plan over them, instead of
+    /// the demo fleet and plans.
+    #[arg(long)]
+    synthetic: Option<usize>,
     /// The repository root (examples, the Python venv, the built SPA).
     #[arg(long, default_value = ".")]
     root: PathBuf,
@@ -56,6 +60,7 @@ async fn main() -> ExitCode {
         aws_port: args.aws_port,
         reset: args.reset,
         speed: args.speed,
+        synthetic: args.synthetic,
     })
     .await
     {

@@ -129,6 +129,19 @@ pub async fn start(
     input: Result<Json<StartInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let input = body(input)?;
+    // A client that gives up must not cancel a start halfway (servers locked, no
+    // execution): the work runs in its own task, which a dropped request does not stop.
+    tokio::spawn(start_run(state, principal.0, id, input))
+        .await
+        .map_err(|e| ApiError::internal(format!("starting the execution failed: {e}")))?
+}
+
+async fn start_run(
+    state: Arc<AppState>,
+    principal: Principal,
+    id: String,
+    input: StartInput,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let plan = state
         .plans
         .get(&id)
@@ -223,12 +236,9 @@ pub async fn start(
                         "{what} in execution `{holder}`"
                     )));
                 }
-                // The holder ended without releasing (or was stopped outside the API).
-                state
-                    .records
-                    .break_lock(&key, &holder)
-                    .await
-                    .map_err(store)?;
+                // The holder ended without releasing (or was stopped outside the API):
+                // give back everything it holds of ours, not only the first key found.
+                state.records.unlock(&keys, &holder).await.map_err(store)?;
             }
             Err(LockError::Store(e)) => return Err(store(e)),
         }
