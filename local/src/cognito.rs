@@ -2,7 +2,9 @@
 //! them, the tests sign in with them.
 
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType,
+};
 use std::collections::HashMap;
 
 pub const ROLES: [&str; 5] = ["Admin", "PlanAuthor", "Operator", "Approver", "Viewer"];
@@ -45,13 +47,13 @@ pub fn user_for(role: &str) -> String {
     role.to_lowercase()
 }
 
-/// Signs a user in with USER_PASSWORD_AUTH; returns the access token.
-pub async fn sign_in(
+/// Signs a user in with USER_PASSWORD_AUTH; returns the tokens.
+pub async fn authenticate(
     client: &Client,
     client_id: &str,
     user: &str,
     password: &str,
-) -> Result<String, PoolError> {
+) -> Result<AuthenticationResultType, PoolError> {
     client
         .initiate_auth()
         .client_id(client_id)
@@ -62,7 +64,19 @@ pub async fn sign_in(
         .await
         .map_err(fail("sign in"))?
         .authentication_result
-        .and_then(|r| r.access_token)
+        .ok_or_else(|| fail("sign in")("no tokens"))
+}
+
+/// Signs a user in with USER_PASSWORD_AUTH; returns the access token.
+pub async fn sign_in(
+    client: &Client,
+    client_id: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, PoolError> {
+    authenticate(client, client_id, user, password)
+        .await?
+        .access_token
         .ok_or_else(|| fail("sign in")("no access token"))
 }
 

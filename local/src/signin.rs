@@ -32,17 +32,15 @@ pub async fn sign_in(
             ),
         );
     };
-    let result = state
-        .cognito
-        .initiate_auth()
-        .client_id(&state.client_id)
-        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", &credentials.username)
-        .auth_parameters("PASSWORD", &credentials.password)
-        .send()
-        .await;
-    match result.map(|r| r.authentication_result) {
-        Ok(Some(tokens)) => (
+    let result = crate::cognito::authenticate(
+        &state.cognito,
+        &state.client_id,
+        &credentials.username,
+        &credentials.password,
+    )
+    .await;
+    match result {
+        Ok(tokens) => (
             StatusCode::OK,
             Json(json!({
                 "AccessToken": tokens.access_token,
@@ -50,7 +48,7 @@ pub async fn sign_in(
                 "ExpiresIn": tokens.expires_in,
             })),
         ),
-        _ => (
+        Err(_) => (
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": "Unauthorized", "message": "wrong user name or password"})),
         ),
