@@ -381,12 +381,7 @@ impl Stack {
         // Check the site port before the slow start, so a taken port fails at once.
         let listener = bind(options.port, "the site and API", "--port")?;
 
-        // Stand-ins for the recovered applications the demo plan health-checks
-        // (Postgres 5432 over TCP, the app's HTTP 8080 /health).
-        let (db_port, db) = provision::application_listener()
-            .await
-            .map_err(|source| LocalError::Listen { port: 0, source })?;
-        let (app_port, app) = provision::application_listener()
+        let (probe_ports, apps) = provision::shop_applications()
             .await
             .map_err(|source| LocalError::Listen { port: 0, source })?;
         let sim = drs_sim::Config {
@@ -395,7 +390,7 @@ impl Stack {
                 Some(n) => aslgen::synth::inventory(n as u64),
                 None => demo_fleet(&options.root)?,
             },
-            probe_ports: [(5432, db_port), (8080, app_port)].into(),
+            probe_ports,
             ..drs_sim::Config::default()
         };
         let aws = start_aws(&options.root, options.aws_port, sim).await?;
@@ -433,7 +428,7 @@ impl Stack {
             restored,
             seeded,
             data_file,
-            _apps: vec![db, app],
+            _apps: apps,
             snapshots,
             _lock: lock,
         })

@@ -96,3 +96,15 @@ pub async fn application_listener() -> std::io::Result<(u16, tokio::task::JoinHa
     });
     Ok((port, task))
 }
+
+/// Stand-ins for what the shop demo plan (`examples/three-tier.yaml`) health-checks on
+/// its recovered instances: Postgres on 5432 (TCP) and the application's HTTP 8080.
+/// Returns the simulator's probe port map and the listeners.
+pub async fn shop_applications() -> std::io::Result<(
+    std::collections::HashMap<u16, u16>,
+    Vec<tokio::task::JoinHandle<()>>,
+)> {
+    let (db_port, db) = application_listener().await?;
+    let (app_port, app) = application_listener().await?;
+    Ok(([(5432, db_port), (8080, app_port)].into(), vec![db, app]))
+}

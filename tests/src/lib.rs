@@ -408,10 +408,13 @@ impl Api {
     }
 }
 
-/// A loopback listener answering every connection with `HTTP/1.1 200 OK`, standing in
-/// for a recovered instance's service; returns its port.
-pub async fn listen() -> (u16, tokio::task::JoinHandle<()>) {
-    local::provision::application_listener()
-        .await
-        .expect("bind")
+/// The environment for the shop plan: its health checks reach stand-in listeners.
+pub async fn three_tier_env() -> (Env, Vec<tokio::task::JoinHandle<()>>) {
+    let (probe_ports, listeners) = local::provision::shop_applications().await.expect("bind");
+    let env = Env::start(Setup {
+        probe_ports,
+        ..Setup::default()
+    })
+    .await;
+    (env, listeners)
 }

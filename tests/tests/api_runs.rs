@@ -2,18 +2,11 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use system_tests::{Api, Env, Setup, listen};
+use system_tests::{Api, Env};
 
 async fn three_tier_env() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
-    let (db_port, db) = listen().await;
-    let (app_port, app) = listen().await;
-    let env = Env::start(Setup {
-        probe_ports: HashMap::from([(5432, db_port), (8080, app_port)]),
-        ..Setup::default()
-    })
-    .await;
+    let (env, listeners) = system_tests::three_tier_env().await;
     let api = env.start_api().await;
     let plan = api.example_groups("three-tier").await;
     let (status, body) = api
@@ -25,7 +18,7 @@ async fn three_tier_env() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    (env, api, vec![db, app])
+    (env, api, listeners)
 }
 
 async fn wait_for(api: &Api, role: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {

@@ -4,7 +4,7 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use std::collections::HashMap;
 use std::time::Duration;
-use system_tests::{Env, Faults, Setup, compile, fleet, listen, statemachine, text};
+use system_tests::{Env, Faults, Setup, compile, fleet, statemachine, text, three_tier_env};
 
 const LIMIT: Duration = Duration::from_secs(120);
 /// One-second polls: the simulator (600× real time) finishes a launch within one poll.
@@ -33,17 +33,6 @@ fn launched_at(env: &Env) -> HashMap<String, i64> {
 
 fn unit_of(tag: &str) -> &str {
     tag.split('/').nth(1).unwrap_or("")
-}
-
-async fn three_tier_env() -> (Env, Vec<tokio::task::JoinHandle<()>>) {
-    let (db_port, db) = listen().await;
-    let (app_port, app) = listen().await;
-    let env = Env::start(Setup {
-        probe_ports: HashMap::from([(5432, db_port), (8080, app_port)]),
-        ..Setup::default()
-    })
-    .await;
-    (env, vec![db, app])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
