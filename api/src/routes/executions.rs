@@ -67,24 +67,23 @@ async fn preflight(
     }))
 }
 
-pub async fn report(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let plan = state
-        .plans
-        .get(&id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::not_found(format!("recovery plan `{id}` does not exist")))?;
-    let fleet = state.drs.list().await?;
-    let built = build_with(&state, &plan.plan, fleet.clone()).await?;
-    let servers: Vec<String> = built
+fn server_ids(built: &crate::plans::Built) -> Vec<String> {
+    built
         .resolved
         .all_servers()
         .into_iter()
         .map(str::to_owned)
-        .collect();
+        .collect()
+}
+
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let plan = super::plans::load(&state, &id).await?;
+    let fleet = state.drs.list().await?;
+    let built = build_with(&state, &plan.plan, fleet.clone()).await?;
+    let servers = server_ids(&built);
     preflight(&state, &servers, &fleet).await.map(Json)
 }
 
@@ -142,12 +141,7 @@ async fn start_run(
     id: String,
     input: StartInput,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let plan = state
-        .plans
-        .get(&id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::not_found(format!("recovery plan `{id}` does not exist")))?;
+    let plan = super::plans::load(&state, &id).await?;
     let mode = match input.mode.as_str() {
         "DRILL" => aslgen::model::Mode::Drill,
         "RECOVERY" => aslgen::model::Mode::Recovery,
@@ -184,12 +178,7 @@ async fn start_run(
             .unwrap_or(0),
     };
     aslgen::validate::validate_input(&built.resolved, &execution_input)?;
-    let servers: Vec<String> = built
-        .resolved
-        .all_servers()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let servers = server_ids(&built);
     let report = preflight(&state, &servers, &fleet).await?;
     if report["ready"] != json!(true) {
         return Err(ApiError {

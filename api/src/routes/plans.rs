@@ -36,7 +36,7 @@ fn summary(plan: &StoredPlan) -> Value {
     })
 }
 
-async fn load(state: &AppState, id: &str) -> Result<StoredPlan, ApiError> {
+pub(super) async fn load(state: &AppState, id: &str) -> Result<StoredPlan, ApiError> {
     state
         .plans
         .get(id)
