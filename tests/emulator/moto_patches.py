@@ -366,11 +366,14 @@ _applied = False
 
 
 def apply() -> None:
-    """Apply every correction, these and moto_patches_extra's; calling it again does nothing."""
+    """Apply every correction, these, moto_patches_extra's and moto_patches_scale's; calling
+    it again does nothing."""
     import moto_patches_extra
+    import moto_patches_scale
 
     global _applied
     if not _applied:
-        for correction in CORRECTIONS + moto_patches_extra.CORRECTIONS:
+        every = CORRECTIONS + moto_patches_extra.CORRECTIONS + moto_patches_scale.CORRECTIONS
+        for correction in every:
             correction()
         _applied = True

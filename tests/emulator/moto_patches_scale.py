@@ -1,0 +1,139 @@
+"""Corrections to moto 5.2.5 that keep it usable at the scale the product is sized for
+(a 3,000-server plan): same results as moto, without its whole-table copies.
+
+Same shape as moto_patches: one function per correction, docstring saying what AWS does
+and what moto does; moto_patches.apply() applies these too.
+"""
+
+import copy
+
+
+def transact_write_touched_items_only() -> None:
+    """TransactWriteItems rolls back only what it touched.
+
+    AWS: a transaction of up to 100 writes is all-or-nothing, and costs what its items
+    cost, whatever the table's size. moto 5.2.5: before the first write it deep-copies the
+    whole table once for *every* item in the transaction (100 copies of a 3,000-item table
+    per call), so locking a 3,000-server plan's servers (31 transactions) took minutes.
+    Here the items the transaction names are copied instead, and a failed transaction puts
+    exactly those back. Validation, conditions and error reporting are moto's own calls,
+    in moto's order, so the results are the same. Restoring items rather than swapping the
+    table also keeps writes other requests made meanwhile, as AWS does.
+    """
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def _key_of(table, op_type: str, op: dict) -> dict:
+        if op_type != "Put":
+            return op["Key"]
+        attrs = op["Item"]
+        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = attrs[table.range_key_attr]
+        return key
+
+    def _restore(saved: list) -> None:
+        # Newest first, so an item touched twice (moto refuses that, but defensively)
+        # ends as it was before the transaction.
+        for table, hash_value, range_value, before in reversed(saved):
+            if before is None:
+                table.delete_item(hash_value, range_value)
+            elif range_value is not None:
+                table.items[hash_value][range_value] = before
+            else:
+                table.items[hash_value] = before
+
+    def transact_write_items(self, transact_items: list) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        saved: list = []
+        seen: set = set()
+        errors: list = []
+        for item in transact_items:
+            original_item = None
+            if len(list(item.keys())) > 1:
+                _restore(saved)
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                names = op.get("ExpressionAttributeNames")
+                values = op.get("ExpressionAttributeValues")
+                table = self.get_table(table_name)
+                key = _key_of(table, op_type, op)
+
+                unique = (str(table_name), str(dict(sorted(key.items()))))
+                if unique in seen:
+                    raise MultipleTransactionsException()
+                seen.add(unique)
+
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition = get_filter_expression(condition_expression, names, values)
+                    if not condition.expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+
+                if op_type != "ConditionCheck":
+                    hash_value = DynamoType(key[table.hash_key_attr])
+                    range_value = (
+                        DynamoType(key[table.range_key_attr])
+                        if table.range_key_attr is not None
+                        else None
+                    )
+                    saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                _restore(saved)
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # noqa: BLE001 - moto reports any other failure per item
+                errors.append((type(e).__name__, str(e), original_item))
+
+        if any(code is not None for code, _, _ in errors):
+            _restore(saved)
+            raise TransactionCanceledException(errors)
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+CORRECTIONS = (transact_write_touched_items_only,)

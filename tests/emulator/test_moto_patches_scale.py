@@ -1,0 +1,103 @@
+"""Tests for moto_patches_scale.py: the corrections keep moto's results, at AWS's cost."""
+
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+@pytest.fixture
+def table(moto):
+    """A fresh pk/sk table (the product's shape) with items a (v=1) and b (v=1)."""
+    ddb = moto.client("dynamodb")
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for pk in ("a", "b"):
+        ddb.put_item(TableName=name, Item={"pk": {"S": pk}, "sk": {"S": "x"}, "v": {"N": "1"}})
+    return ddb, name
+
+
+def _key(pk: str) -> dict:
+    return {"pk": {"S": pk}, "sk": {"S": "x"}}
+
+
+def _items(ddb, name: str) -> dict:
+    scanned = ddb.scan(TableName=name, ConsistentRead=True)["Items"]
+    return {item["pk"]["S"]: item.get("v", {}).get("N") for item in scanned}
+
+
+def _writes(name: str) -> list:
+    return [
+        {"Update": {"TableName": name, "Key": _key("a"), "UpdateExpression": "SET v = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+        {"Put": {"TableName": name, "Item": {**_key("c"), "v": {"N": "3"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Delete": {"TableName": name, "Key": _key("b")}},
+    ]
+
+
+def test_a_transaction_applies_every_write(table):
+    ddb, name = table
+    ddb.transact_write_items(TransactItems=_writes(name))
+    assert _items(ddb, name) == {"a": "2", "c": "3"}
+
+
+def test_a_failed_condition_undoes_the_writes_before_it_and_reports_each_item(table):
+    ddb, name = table
+    failing_check = {"ConditionCheck": {
+        "TableName": name, "Key": _key("d"), "ConditionExpression": "attribute_exists(pk)"}}
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=_writes(name) + [failing_check])
+    error = raised.value.response
+    assert error["Error"]["Code"] == "TransactionCanceledException"
+    codes = [reason["Code"] for reason in error["CancellationReasons"]]
+    assert codes == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert _items(ddb, name) == {"a": "1", "b": "1"}
+
+
+def test_a_failed_put_condition_keeps_the_existing_item(table):
+    ddb, name = table
+    writes = _writes(name)
+    writes[1]["Put"]["Item"] = {**_key("b"), "v": {"N": "7"}}  # b exists: the put fails
+    del writes[2]  # and b must not also be deleted in the same transaction
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=writes)
+    codes = [reason["Code"] for reason in raised.value.response["CancellationReasons"]]
+    assert codes == ["None", "ConditionalCheckFailed"]
+    assert _items(ddb, name) == {"a": "1", "b": "1"}
+
+
+def test_the_same_item_twice_is_refused_and_nothing_is_written(table):
+    ddb, name = table
+    writes = _writes(name) + [{"Delete": {"TableName": name, "Key": _key("a")}}]
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=writes)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert _items(ddb, name) == {"a": "1", "b": "1"}
+
+
+def test_a_large_table_takes_full_transactions_without_losing_items(moto, table):
+    ddb, name = table
+    for start in range(0, 3000, 100):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {"pk": {"S": f"s-{n:05}"}, "sk": {"S": "x"}, "v": {"N": str(n)}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}}
+            for n in range(start, start + 100)])
+    items = _items_paged(ddb, name)
+    assert len(items) == 3002
+    assert items["s-02999"] == "2999"
+
+
+def _items_paged(ddb, name: str) -> dict:
+    found, start = {}, None
+    while True:
+        page = ddb.scan(TableName=name, **({"ExclusiveStartKey": start} if start else {}))
+        found.update({item["pk"]["S"]: item.get("v", {}).get("N") for item in page["Items"]})
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
