@@ -366,14 +366,14 @@ _applied = False
 
 
 def apply() -> None:
-    """Apply every correction, these, moto_patches_extra's and moto_patches_scale's; calling
+    """Apply every correction, these, moto_patches_extra's and moto_patches_services's; calling
     it again does nothing."""
     import moto_patches_extra
-    import moto_patches_scale
+    import moto_patches_services
 
     global _applied
     if not _applied:
-        every = CORRECTIONS + moto_patches_extra.CORRECTIONS + moto_patches_scale.CORRECTIONS
+        every = CORRECTIONS + moto_patches_extra.CORRECTIONS + moto_patches_services.CORRECTIONS
         for correction in every:
             correction()
         _applied = True

@@ -1,5 +1,6 @@
-"""Corrections to moto 5.2.5 that keep it usable at the scale the product is sized for
-(a 3,000-server plan): same results as moto, without its whole-table copies.
+"""Corrections to moto 5.2.5's service backends (the Step Functions interpreter's are in
+moto_patches and moto_patches_extra): DynamoDB at the scale the product is sized for (a
+3,000-server plan), and SSM commands run where they are sent.
 
 Same shape as moto_patches: one function per correction, docstring saying what AWS does
 and what moto does; moto_patches.apply() applies these too.
@@ -136,4 +137,22 @@ def transact_write_touched_items_only() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
-CORRECTIONS = (transact_write_touched_items_only,)
+def send_command_instances_only() -> None:
+    """SendCommand with InstanceIds runs on those instances only.
+
+    AWS: a command goes to the instances named in InstanceIds and to those its Targets
+    select; without Targets, to the named instances alone. moto 5.2.5: adds the instances
+    its Targets select, and an empty Targets list selects every EC2 instance in the
+    region, so a plan's script for its application tier ran on the database servers too.
+    """
+    from moto.ssm.models import Command
+
+    original = Command._get_instance_ids_from_targets
+
+    def _get_instance_ids_from_targets(self) -> list:
+        return original(self) if self.targets else []
+
+    Command._get_instance_ids_from_targets = _get_instance_ids_from_targets
+
+
+CORRECTIONS = (transact_write_touched_items_only, send_command_instances_only)

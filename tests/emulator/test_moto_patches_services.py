@@ -1,4 +1,4 @@
-"""Tests for moto_patches_scale.py: the corrections keep moto's results, at AWS's cost."""
+"""Tests for moto_patches_services.py: the corrections keep moto's results, at AWS's cost."""
 
 import uuid
 
@@ -101,3 +101,21 @@ def _items_paged(ddb, name: str) -> dict:
         start = page.get("LastEvaluatedKey")
         if not start:
             return found
+
+
+def test_a_command_runs_on_the_instances_it_names_only(moto):
+    ec2, ssm = moto.client("ec2"), moto.client("ssm")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    launched = ec2.run_instances(ImageId=image, MinCount=3, MaxCount=3)["Instances"]
+    ids = [i["InstanceId"] for i in launched]
+    sent = ssm.send_command(
+        InstanceIds=ids[:1], DocumentName="AWS-RunShellScript", Parameters={"commands": ["true"]}
+    )["Command"]
+    listed = ssm.list_commands(CommandId=sent["CommandId"])["Commands"][0]
+    assert listed["InstanceIds"] == ids[:1]
+    tagged = ssm.send_command(
+        Targets=[{"Key": "instance-id", "Values": ids[1:]}], DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["true"]},
+    )["Command"]
+    listed = ssm.list_commands(CommandId=tagged["CommandId"])["Commands"][0]
+    assert sorted(listed["InstanceIds"]) == sorted(ids[1:])
