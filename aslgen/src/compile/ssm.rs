@@ -2,7 +2,8 @@
 //! poll per instance) and Automation runbooks (one execution per instance).
 
 use super::ctx::{
-    Ctx, Poll, Service, branch, errors, fail, inline_map, succeed, task_base, transient_retry,
+    Ctx, Poll, Record, Service, branch, errors, fail, inline_map, succeed, task_base,
+    transient_retry,
 };
 use crate::asl::{
     ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task, Transition,
@@ -27,6 +28,7 @@ pub(super) fn emit_command(
     done: &str,
 ) -> String {
     let send = ctx.claim(&format!("Run · {name}"), key);
+    let keep_id = ctx.claim(&format!("Record command · {name}"), key);
     let each = ctx.claim(&format!("Await each instance · {name}"), key);
     let mut params = json!({
         "DocumentName": document,
@@ -45,10 +47,23 @@ pub(super) fn emit_command(
             result_selector: Some(json!({"commandId.$": "$.Command.CommandId"})),
             result_path: Some(ResultPath::at("$.command")),
             retry: vec![transient_retry(Service::Ssm)],
-            transition: Transition::next(&each),
+            transition: Transition::next(&keep_id),
             ..task_base()
         }),
     );
+    let mut record = ctx.record(
+        key,
+        Record {
+            add: Some((
+                "commandIds",
+                json!({"SS.$": "States.Array($.command.commandId)"}),
+            )),
+            ..Record::default()
+        },
+    );
+    record.transition = Transition::next(&each);
+    record.comment = Some("Keeps the command ID so the step's log can show its output".into());
+    states.insert(keep_id, State::Task(record));
     let mut inner = States::new();
     let ok = ctx.claim(&format!("Succeeded on instance · {name}"), key);
     let failed = ctx.claim(&format!("Failed on instance · {name}"), key);
