@@ -5,6 +5,7 @@ use crate::drs::SourceServers;
 use crate::machines::{Machines, Runs};
 use crate::policy::{self, Rule};
 use crate::routes;
+use crate::ssm::Commands;
 use crate::store::{AuditEntry, AuditLog, GroupStore, PlanStore, RunStore};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -21,6 +22,8 @@ pub struct AppState {
     pub rules: Vec<Rule>,
     pub groups: Arc<dyn GroupStore>,
     pub drs: Arc<dyn SourceServers>,
+    /// What the plans' SSM commands printed.
+    pub ssm: Arc<dyn Commands>,
     pub audit: Arc<dyn AuditLog>,
     pub plans: Arc<dyn PlanStore>,
     pub machines: Arc<dyn Machines>,
@@ -80,6 +83,14 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/api/executions", get(routes::executions::list))
         .route("/api/executions/{id}", get(routes::executions::get))
+        .route(
+            "/api/executions/{id}/steps/{key}/logs",
+            get(routes::logs::step),
+        )
+        .route(
+            "/api/executions/{id}/instances",
+            get(routes::logs::instances),
+        )
         .route(
             "/api/executions/{id}/cancel",
             post(routes::executions::cancel),

@@ -5,6 +5,7 @@ use crate::auth::CognitoJwt;
 use crate::drs::Drs;
 use crate::machines::Sfn;
 use crate::policy;
+use crate::ssm::Ssm;
 use crate::store::Dynamo;
 use std::sync::Arc;
 
@@ -98,6 +99,7 @@ impl Config {
             rules: policy::rules(),
             groups: dynamo.clone(),
             drs: Arc::new(Drs(aws_sdk_drs::Client::new(&aws))),
+            ssm: Arc::new(Ssm(aws_sdk_ssm::Client::new(&aws))),
             audit: dynamo.clone(),
             plans: dynamo.clone(),
             records: dynamo,

@@ -1,6 +1,6 @@
 //! The REST API behind the web UI and automation: one axum Router under `/api`, served
 //! by `lambda_http` in AWS and by a plain HTTP server locally — the same code. AWS
-//! services sit behind small traits (`store`, `drs`); handlers stay thin.
+//! services sit behind small traits (`store`, `drs`, `ssm`); handlers stay thin.
 
 pub mod app;
 pub mod auth;
@@ -11,6 +11,7 @@ pub mod machines;
 pub mod plans;
 pub mod policy;
 pub mod routes;
+pub mod ssm;
 pub mod store;
 
 pub use app::{AppState, router};

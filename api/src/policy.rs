@@ -56,6 +56,16 @@ pub fn rules() -> Vec<Rule> {
         rule(Method::POST, "/api/plans/{id}/executions", Some(OPERATORS)),
         rule(Method::GET, "/api/executions", Some(EVERYONE)),
         rule(Method::GET, "/api/executions/{id}", Some(EVERYONE)),
+        rule(
+            Method::GET,
+            "/api/executions/{id}/steps/{key}/logs",
+            Some(EVERYONE),
+        ),
+        rule(
+            Method::GET,
+            "/api/executions/{id}/instances",
+            Some(EVERYONE),
+        ),
         rule(Method::POST, "/api/executions/{id}/cancel", Some(OPERATORS)),
         rule(
             Method::POST,

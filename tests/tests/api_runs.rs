@@ -73,6 +73,22 @@ async fn a_drill_runs_through_approval_by_the_api() {
         .await;
     assert_eq!(status, 201, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
+    // The dashboard opens straight away: the API records the start (and who made it)
+    // before the machine's first state runs.
+    let (status, opened) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            &format!("/api/executions/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{opened}");
+    assert_eq!(
+        (opened["planId"].as_str(), opened["startedBy"].as_str()),
+        (Some("shop-dr"), Some("operator")),
+        "{opened}"
+    );
     let (status, body) = api
         .call(
             Some("Operator"),
@@ -160,11 +176,73 @@ async fn a_drill_runs_through_approval_by_the_api() {
         (200, json!(0)),
         "{body}"
     );
-    assert!(
-        done["jobs"].as_array().is_some_and(|j| !j.is_empty()),
-        "DRS job logs: {done}"
+    // Per-step logs: the DRS job log of a launch, and what an SSM step's command printed
+    // on each recovered instance (moto runs no agent: status and exit code, empty output).
+    let (status, launch) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            &format!("/api/executions/{id}/steps/w2.shop-app/logs"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{launch}");
+    assert_eq!(
+        launch["jobs"][0]["log"][0]["event"], "JOB_START",
+        "{launch}"
     );
-    assert_eq!(done["jobs"][0]["log"][0]["event"], "JOB_START");
+    let (status, script) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            &format!("/api/executions/{id}/steps/w2.shop-app.step1/logs"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{script}");
+    let command = &script["commands"][0];
+    assert_eq!(
+        (
+            command["document"].as_str(),
+            command["instanceCount"].as_u64()
+        ),
+        (Some("AWS-RunShellScript"), Some(4)),
+        "{script}"
+    );
+    let invocations = command["invocations"].as_array().unwrap();
+    assert_eq!(invocations.len(), 4, "{script}");
+    assert!(
+        invocations
+            .iter()
+            .all(|i| i["status"] == "Success" && i["responseCode"] == 0),
+        "{script}"
+    );
+    let (status, missing) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            &format!("/api/executions/{id}/steps/w9.nothing/logs"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("`w9.nothing`"),
+        "{missing}"
+    );
+    let (status, instances) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            &format!("/api/executions/{id}/instances"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{instances}");
+    assert!(instances["items"].is_array(), "{instances}");
     let (status, list) = api
         .call(
             Some("Viewer"),

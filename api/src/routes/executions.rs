@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, Detail};
 use crate::plans::{build, build_with};
-use crate::store::LockError;
+use crate::store::{LockError, StartRecord};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -234,11 +234,24 @@ async fn start_run(
     }
     let input_json =
         serde_json::to_string(&execution_input).map_err(|e| ApiError::internal(e.to_string()))?;
-    if let Err(e) = state
-        .runs
-        .start(&plan.state_machine_arn, &name, &input_json)
-        .await
-    {
+    let record = StartRecord {
+        name: &name,
+        plan_id: &plan.id,
+        plan_name: &plan.name,
+        mode: &input.mode,
+        state_machine_arn: &plan.state_machine_arn,
+        started_by: &principal.user,
+    };
+    let started = match state.records.record_start(&record).await.map_err(store) {
+        Ok(()) => state
+            .runs
+            .start(&plan.state_machine_arn, &name, &input_json)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = started {
+        let _ = state.records.forget_start(&name).await;
         let _ = state.records.unlock(&keys, &execution_arn).await;
         return Err(e);
     }
@@ -311,7 +324,7 @@ pub async fn list(
     Ok(Json(out))
 }
 
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     id: &str,
 ) -> Result<(crate::store::Item, Vec<crate::store::Item>), ApiError> {
@@ -343,16 +356,6 @@ pub async fn get(
     out["id"] = json!(id);
     out["executionArn"] = json!(arn);
     out["engineStatus"] = json!(engine);
-    // The DRS job log of every launch, at most the first 20 jobs.
-    let mut jobs = Vec::new();
-    for step in &steps {
-        if let Some(ids) = step.get("jobIds").and_then(|v| v.as_ss().ok()) {
-            for job in ids.iter().take(20usize.saturating_sub(jobs.len())) {
-                let log = state.drs.job_log(job).await?;
-                jobs.push(json!({"jobId": job, "step": text(step, "sk").trim_start_matches("STEP#"), "log": log}));
-            }
-        }
-    }
     out["steps"] = Value::Array(
         steps
             .iter()
@@ -363,18 +366,11 @@ pub async fn get(
             })
             .collect(),
     );
-    out["jobs"] = Value::Array(jobs);
-    let plan_id = text(&execution, "planId");
-    out["recoveryInstances"] = match plan_servers(&state, &plan_id).await {
-        Ok(servers) => Value::Array(state.drs.recovery_instances(&servers).await?),
-        // A deleted plan still has its history; only the live view is gone.
-        Err(_) => Value::Array(Vec::new()),
-    };
     Ok(Json(out))
 }
 
 /// The plan's servers, for cleanup.
-async fn plan_servers(state: &AppState, plan_id: &str) -> Result<Vec<String>, ApiError> {
+pub(super) async fn plan_servers(state: &AppState, plan_id: &str) -> Result<Vec<String>, ApiError> {
     let plan = state
         .plans
         .get(plan_id)

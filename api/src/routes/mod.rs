@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod executions;
 pub mod groups;
+pub mod logs;
 pub mod plans;
 pub mod records;
 

@@ -10,7 +10,7 @@ mod plans;
 mod runs;
 
 pub use plans::{PlanStore, StoredPlan};
-pub use runs::{Item, LockError, RunStore};
+pub use runs::{Item, LockError, RunStore, StartRecord};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;

@@ -16,6 +16,12 @@ pub trait RunStore: Send + Sync {
     async fn unlock(&self, keys: &[String], execution: &str) -> Result<(), StoreError>;
     /// Removes a lock still held by `execution` (which has ended).
     async fn break_lock(&self, key: &str, execution: &str) -> Result<(), StoreError>;
+    /// Writes the execution's record before its machine starts, so the run is listed and
+    /// its dashboard opens at once (the machine's own first write keeps these values) and
+    /// the record names who started it.
+    async fn record_start(&self, start: &StartRecord<'_>) -> Result<(), StoreError>;
+    /// Removes the record of a start the engine refused.
+    async fn forget_start(&self, name: &str) -> Result<(), StoreError>;
     async fn executions(&self) -> Result<Vec<Item>, StoreError>;
     /// The `EXECUTION` item and every `STEP#…` item of one execution.
     async fn execution(&self, name: &str) -> Result<Vec<Item>, StoreError>;
@@ -37,6 +43,16 @@ pub trait RunStore: Send + Sync {
         user: &str,
         comment: &str,
     ) -> Result<bool, StoreError>;
+}
+
+/// What the API knows of an execution as it starts it.
+pub struct StartRecord<'a> {
+    pub name: &'a str,
+    pub plan_id: &'a str,
+    pub plan_name: &'a str,
+    pub mode: &'a str,
+    pub state_machine_arn: &'a str,
+    pub started_by: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -143,6 +159,45 @@ impl RunStore for Dynamo {
             Err(e) if conditional_failed(&e) => Ok(()),
             Err(e) => Err(backend(e.into_service_error())),
         }
+    }
+
+    async fn record_start(&self, start: &StartRecord<'_>) -> Result<(), StoreError> {
+        let now = crate::now();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{}", start.name)))
+            .key("sk", s("EXECUTION"))
+            .update_expression(
+                "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
+                 updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
+                 #m = :m, stateMachineArn = :a, startedBy = :b",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#m", "mode")
+            .expression_attribute_values(":s", s("RUNNING"))
+            .expression_attribute_values(":t", s(&now))
+            .expression_attribute_values(":p", s(start.plan_id))
+            .expression_attribute_values(":n", s(start.plan_name))
+            .expression_attribute_values(":m", s(start.mode))
+            .expression_attribute_values(":a", s(start.state_machine_arn))
+            .expression_attribute_values(":b", s(start.started_by))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend(e.into_service_error()))
+    }
+
+    async fn forget_start(&self, name: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}")))
+            .key("sk", s("EXECUTION"))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend(e.into_service_error()))
     }
 
     async fn executions(&self) -> Result<Vec<Item>, StoreError> {
