@@ -110,7 +110,8 @@ fn emit_wait(
         key,
         Record::status("RUNNING")
             .started()
-            .with("kind", json!({"S": "wait"})),
+            .with("kind", json!({"S": "wait"}))
+            .with("label", json!({"S": title})),
     );
     record.transition = Transition::next(&wait);
     states.insert(start.clone(), State::Task(record));
@@ -190,6 +191,7 @@ pub fn emit_approval(
         Record::status("AWAITING_APPROVAL")
             .started()
             .with("kind", json!({"S": "approval"}))
+            .with("label", json!({"S": title}))
             .with("approvalId", json!({"S.$": "$.approval.id"})),
     );
     record.transition = Transition::next(&notify);
@@ -351,7 +353,8 @@ fn emit_instance_step(
         key,
         Record::status("RUNNING")
             .started()
-            .with("kind", json!({"S": step.kind()})),
+            .with("kind", json!({"S": step.kind()}))
+            .with("label", json!({"S": label})),
     );
     record.transition = Transition::next(&body);
     inner.insert(start.clone(), State::Task(record));
