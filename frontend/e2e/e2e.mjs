@@ -136,7 +136,18 @@ try {
   );
   await page.getByTestId("wave-2").getByText("e2e-db", { exact: true }).waitFor();
   check(true, "a dependency drawn on the graph appears in the form");
+  // Steps are forms: an SSM script on the database group. Its timeout is mistyped first,
+  // so the API's error lands on the step, naming the value.
+  await page.getByRole("button", { name: "Add step to wave 1 group 1" }).click();
+  await page.getByRole("menuitem", { name: "SSM document (script or runbook)" }).click();
+  await page.getByLabel("wave 1 group 1 step 1 name").fill("Check the database");
+  await page.getByLabel("wave 1 group 1 step 1 parameter commands values").fill("echo e2e-ready\nsystemctl is-active postgresql");
+  await page.getByLabel("wave 1 group 1 step 1 timeout").fill("5 minutes");
   await audit(page, "plan-builder");
+  await page.getByRole("button", { name: "Save plan" }).click();
+  await page.getByTestId("wave-1").getByText("invalid duration `5 minutes`").waitFor();
+  check(true, "a step's bad timeout is refused and shown on that step");
+  await page.getByLabel("wave 1 group 1 step 1 timeout").fill("5m");
   await page.getByRole("button", { name: "Save plan" }).click();
   await page.getByRole("heading", { name: "E2E DR", level: 1 }).waitFor();
   check(true, "a plan with a dependency and an approval gate saved and compiled");
@@ -190,6 +201,14 @@ try {
   await page.goto(executionUrl);
   await page.getByTestId("execution-status").filter({ hasText: "succeeded" }).waitFor({ timeout: 300_000 });
   check(true, "the drill succeeded, live on the dashboard");
+  await page.getByRole("button", { name: "Show the log of Check the database · E2E databases" }).click();
+  const stepLog = page.getByTestId("step-log");
+  await stepLog.getByText("AWS-RunShellScript").waitFor();
+  const invocations = await stepLog.getByText(/exit code 0/).count();
+  check(invocations === 2, `the SSM step's log shows its command on both instances (${invocations})`);
+  await page.getByRole("button", { name: "Show the log of E2E databases" }).click();
+  await stepLog.getByText("JOB_START").first().waitFor();
+  check(true, "the group's log shows its DRS job log");
   await audit(page, "execution-succeeded");
   await page.getByRole("button", { name: "Report" }).click();
   await page.getByTestId("report").waitFor();

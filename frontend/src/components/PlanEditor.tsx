@@ -10,10 +10,8 @@ import Header from "@cloudscape-design/components/header";
 import Input from "@cloudscape-design/components/input";
 import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
-import Textarea from "@cloudscape-design/components/textarea";
 import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
-import ButtonDropdown from "@cloudscape-design/components/button-dropdown";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
@@ -21,16 +19,9 @@ import { ApiError, get, post, put } from "../api";
 import { mapErrors } from "../lib/errors";
 import type { Condition, Group, PlanDocument, PlanGroup, Step, StoredPlan, Wave } from "../lib/types";
 import { PlanGraph } from "./PlanGraph";
+import { StepsEditor, stepFields } from "./StepsEditor";
 
 const CONDITIONS: Condition[] = ["launched", "running", "healthy"];
-
-const STEP_TEMPLATES: Record<string, Step> = {
-  wait: { type: "wait", name: "Settle", duration: "2m" },
-  tcp: { type: "healthCheck", name: "Port open", check: { tcp: { port: 443 } }, timeout: "10m" },
-  http: { type: "healthCheck", name: "Health endpoint", check: { http: { port: 80, path: "/health", expectStatus: 200 } }, timeout: "10m" },
-  ssm: { type: "ssm", name: "Run command", document: "AWS-RunShellScript", parameters: { commands: ["echo ready"] }, timeout: "5m" },
-  approval: { type: "approval", name: "Check the group", approvers: ["Approver"], timeout: "4h" },
-};
 
 /** `w2.shop-app` -> [1, "shop-app"] (0-based wave). */
 function parseKey(key: string): [number, string] | null {
@@ -55,7 +46,6 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
   const [plan, setPlan] = useState<PlanDocument>(
     existing?.plan ?? { id: "", name: "", rto: "1h", drill: { cleanup: "immediate" }, waves: [{ name: "Wave 1", groups: [] }] },
   );
-  const [stepsText, setStepsText] = useState<Record<string, string>>({});
   const [localError, setLocalError] = useState<string | null>(null);
   const save = useMutation({
     mutationFn: (doc: PlanDocument) =>
@@ -69,7 +59,10 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
   const fields: string[] = ["id", "name", "rto", "drill"];
   plan.waves.forEach((w, wi) => {
     fields.push(`waves.${wi}`, `waves.${wi}.name`, `waves.${wi}.before`);
-    w.groups.forEach((_, gi) => fields.push(`waves.${wi}.groups.${gi}`, `waves.${wi}.groups.${gi}.group`, `waves.${wi}.groups.${gi}.dependsOn`, `waves.${wi}.groups.${gi}.steps`));
+    w.groups.forEach((g, gi) => {
+      const at = `waves.${wi}.groups.${gi}`;
+      fields.push(at, `${at}.group`, `${at}.dependsOn`, `${at}.steps`, ...stepFields(`${at}.steps`, g.steps ?? []));
+    });
   });
   const errors = save.error instanceof ApiError ? mapErrors(save.error.details, fields) : { byField: {}, other: [] };
   const err = (f: string) => errors.byField[f];
@@ -118,21 +111,7 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
       header={<Header variant="h2">{existing ? `Edit ${existing.name}` : "Create recovery plan"}</Header>}
       actions={
         <SpaceBetween direction="horizontal" size="xs">
-          <Button variant="primary" loading={save.isPending} onClick={() => {
-            try {
-              // Steps typed as JSON are parsed now, so a typo is named before saving.
-              const next = structuredClone(plan);
-              for (const [key, value] of Object.entries(stepsText)) {
-                const [wi, gi] = key.split(".").map(Number) as [number, number];
-                group(next, wi, gi).steps = value.trim() ? (JSON.parse(value) as Step[]) : [];
-              }
-              setPlan(next);
-              setLocalError(null);
-              save.mutate(next);
-            } catch (e) {
-              setLocalError(`steps are not valid JSON: ${String(e)}`);
-            }
-          }}>Save plan</Button>
+          <Button variant="primary" loading={save.isPending} onClick={() => { setLocalError(null); save.mutate(plan); }}>Save plan</Button>
         </SpaceBetween>
       }
       errorText={errors.other.length > 0 ? errors.other.join("; ") : save.error && !(save.error instanceof ApiError && save.error.details.length > 0) ? String(save.error.message) : undefined}
@@ -223,28 +202,13 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                         <Button onClick={() => update((p) => { const x = group(p, wi, gi); x.dependsOn = [...(x.dependsOn ?? []), { condition: "running" }]; })}>Add dependency</Button>
                       </SpaceBetween>
                     </FormField>
-                    <ButtonDropdown ariaLabel={`Add step to ${g.group || "the group"}`}
-                      items={[
-                        { id: "wait", text: "Wait" },
-                        { id: "tcp", text: "Health check: TCP port" },
-                        { id: "http", text: "Health check: HTTP" },
-                        { id: "ssm", text: "SSM document" },
-                        { id: "approval", text: "Approval" },
-                      ]}
-                      onItemClick={(e) => {
-                        const key = `${wi}.${gi}`;
-                        const current = stepsText[key] ?? (g.steps?.length ? JSON.stringify(g.steps) : "");
-                        let list: Step[] = [];
-                        try { list = current.trim() ? (JSON.parse(current) as Step[]) : []; } catch { setLocalError("fix the steps' JSON before adding another step"); return; }
-                        const template = STEP_TEMPLATES[e.detail.id];
-                        if (template) setStepsText({ ...stepsText, [key]: JSON.stringify([...list, template], null, 1) });
-                      }}>
-                      Add step
-                    </ButtonDropdown>
-                    <FormField label="Steps (JSON)" description='e.g. [{"type": "wait", "duration": "2m"}, {"type": "healthCheck", "check": {"tcp": {"port": 5432}}}]' errorText={err(`waves.${wi}.groups.${gi}.steps`)}>
-                      <Textarea rows={3} ariaLabel={`Steps of wave ${wi + 1} group ${gi + 1}`} value={stepsText[`${wi}.${gi}`] ?? (g.steps?.length ? JSON.stringify(g.steps) : "")}
-                        onChange={(e) => setStepsText({ ...stepsText, [`${wi}.${gi}`]: e.detail.value })} />
-                    </FormField>
+                    {/* Not a FormField, for the same reason as the parameters (StepsEditor). */}
+                    <Box variant="awsui-key-label">Steps</Box>
+                    <Box variant="small">Run in order once the group's instances are running</Box>
+                    {err(`waves.${wi}.groups.${gi}.steps`) && <Box color="text-status-error">{err(`waves.${wi}.groups.${gi}.steps`)}</Box>}
+                    <StepsEditor steps={g.steps ?? []} owner={`wave ${wi + 1} group ${gi + 1}`}
+                      err={(path) => err(`waves.${wi}.groups.${gi}.steps.${path}`)}
+                      onChange={(steps) => update((p) => { group(p, wi, gi).steps = steps.length ? steps : undefined; })} />
                   </SpaceBetween>
                 </Container>
               ))}

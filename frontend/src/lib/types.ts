@@ -86,6 +86,47 @@ export interface StepRecord {
   errorName?: string;
   errorCause?: string;
   jobIds?: string[];
+  commandIds?: string[];
+}
+
+export interface JobLogEntry {
+  at: string;
+  event: string;
+  sourceServerId?: string | null;
+  targetInstanceId?: string | null;
+}
+
+export interface Invocation {
+  instanceId: string;
+  status: string;
+  responseCode: number;
+  startedAt?: string | null;
+  endedAt?: string | null;
+  output: string;
+  errorOutput: string;
+}
+
+export interface CommandLog {
+  commandId: string;
+  document: string;
+  status: string;
+  instanceCount: number;
+  invocations: Invocation[];
+}
+
+/** `GET /executions/{id}/steps/{key}/logs`: the step's record with its logs. */
+export interface StepLog extends StepRecord {
+  jobs: { jobId: string; log: JobLogEntry[] }[];
+  commands: CommandLog[];
+  moreJobs: number;
+  moreCommands: number;
+}
+
+export interface RecoveryInstance {
+  recoveryInstanceId: string;
+  sourceServerId: string;
+  ec2InstanceState?: string;
+  isDrill: boolean;
 }
 
 export interface Execution {
@@ -96,6 +137,8 @@ export interface Execution {
   status: string;
   startedAt?: string;
   endedAt?: string;
+  startedBy?: string;
+  stoppedBy?: string;
   steps?: StepRecord[];
   errorName?: string;
   errorCause?: string;

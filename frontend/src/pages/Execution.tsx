@@ -1,14 +1,14 @@
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Container from "@cloudscape-design/components/container";
-import ExpandableSection from "@cloudscape-design/components/expandable-section";
 import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
+import Link from "@cloudscape-design/components/link";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
 import Table from "@cloudscape-design/components/table";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { useApp } from "../App";
 import { get, post } from "../api";
@@ -17,11 +17,9 @@ import { PlanGraph } from "../components/PlanGraph";
 import { formatSeconds, seconds } from "../lib/report";
 import { stepTree } from "../lib/steps";
 import type { Approval, Execution, StoredPlan } from "../lib/types";
+import { RecoveryInstances, StepLogs } from "../components/StepLogs";
 
-interface Detail extends Execution {
-  jobs?: { jobId: string; step: string; log: { at: string; event: string; sourceServerId?: string | null; targetInstanceId?: string | null }[] }[];
-  recoveryInstances?: { recoveryInstanceId: string; sourceServerId: string; ec2InstanceState?: string; isDrill: boolean }[];
-}
+type Detail = Execution;
 
 export function ExecutionPage() {
   const { id = "" } = useParams();
@@ -29,6 +27,7 @@ export function ExecutionPage() {
   const navigate = useNavigate();
   const client = useQueryClient();
   const started = useRef(performance.now());
+  const [chosen, setChosen] = useState<string>();
   const run = useQuery({
     queryKey: ["execution", id],
     queryFn: () => get<Detail>(`/executions/${id}`),
@@ -57,6 +56,8 @@ export function ExecutionPage() {
   const e = run.data;
   const steps = stepTree(e.steps ?? []);
   const current = steps.find((s) => s.status === "RUNNING" || s.status === "WAITING" || s.status === "PENDING");
+  // The log shown: the step chosen, else the current one, else the last to start.
+  const shown = steps.find((s) => s.key === chosen) ?? current ?? steps.at(-1);
   const mine = (approvals.data?.items ?? []).filter((a) => a.executionName === e.id);
   return (
     <SpaceBetween size="m">
@@ -72,9 +73,10 @@ export function ExecutionPage() {
       </Header>
       <ErrorAlert error={act.error} />
       <Container>
-        <KeyValuePairs columns={4} items={[
+        <KeyValuePairs columns={5} items={[
           { label: "Status", value: <span data-testid="execution-status"><Status value={e.status} /></span> },
           { label: "Started", value: time(e.startedAt) },
+          { label: "Started by", value: e.startedBy ?? "—" },
           { label: "Ended", value: time(e.endedAt) },
           { label: "Elapsed", value: formatSeconds(seconds(e.startedAt, e.endedAt ?? new Date().toISOString())) },
         ]} />
@@ -107,7 +109,9 @@ export function ExecutionPage() {
             cell: (s) => (
               <span style={{ paddingLeft: 16 * Math.max(0, s.depth), fontWeight: s.key === current?.key ? 700 : undefined }}>
                 {s.depth > 0 ? "└ " : ""}
-                {s.label ?? s.key}
+                <Link variant="secondary" ariaLabel={`Show the log of ${s.label ?? s.key}`} onFollow={() => setChosen(s.key)}>
+                  {s.label ?? s.key}
+                </Link>
               </span>
             ),
           },
@@ -120,17 +124,8 @@ export function ExecutionPage() {
         ]}
         empty="No step has started yet"
       />
-      <ExpandableSection headerText="DRS job logs" variant="container">
-        {(e.jobs ?? []).map((j) => (
-          <Box key={j.jobId}>
-            <Box variant="h4">{j.jobId} ({j.step})</Box>
-            <ul>{j.log.map((l, i) => <li key={i}>{time(l.at)} {l.event} {l.sourceServerId ?? ""} {l.targetInstanceId ?? ""}</li>)}</ul>
-          </Box>
-        ))}
-      </ExpandableSection>
-      <ExpandableSection headerText={`Recovery instances (${e.recoveryInstances?.length ?? 0})`} variant="container">
-        <ul>{(e.recoveryInstances ?? []).map((r) => <li key={r.recoveryInstanceId}>{r.recoveryInstanceId} from {r.sourceServerId} {r.isDrill ? "(drill)" : ""} {r.ec2InstanceState ?? ""}</li>)}</ul>
-      </ExpandableSection>
+      {shown && <StepLogs execution={e.id} step={shown} live={e.status === "RUNNING"} />}
+      <RecoveryInstances execution={e.id} />
     </SpaceBetween>
   );
 }

@@ -15,7 +15,7 @@ import { formatSeconds, seconds } from "../lib/report";
 import type { Execution } from "../lib/types";
 
 const ANY = { value: "", label: "Any" };
-const COLUMNS = ["id", "planId", "planName", "mode", "status", "startedAt", "endedAt"];
+const COLUMNS = ["id", "planId", "planName", "mode", "status", "startedAt", "endedAt", "startedBy", "stoppedBy"];
 
 export function HistoryPage() {
   const navigate = useNavigate();
@@ -64,6 +64,7 @@ export function HistoryPage() {
           { id: "mode", header: "Mode", cell: (e) => e.mode },
           { id: "status", header: "Status", cell: (e) => <Status value={e.status} /> },
           { id: "startedAt", header: "Started", cell: (e) => time(e.startedAt), sortingField: "startedAt" },
+          { id: "startedBy", header: "Started by", cell: (e) => e.startedBy ?? "—" },
           { id: "duration", header: "Duration", cell: (e) => formatSeconds(seconds(e.startedAt, e.endedAt)) },
         ]}
         empty="No executions yet"
