@@ -25,9 +25,13 @@ try {
   await page.getByRole("button", { name: "Start drill" }).click();
   await page.waitForURL(/\/executions\//);
   await page.getByTestId("execution-status").waitFor();
+  // Time the dashboard once the machine runs (its first group recorded): before that,
+  // moto's single Python process spends ~10 s parsing the 3,000-server definition and
+  // answers every API call late, which is the emulator, not the dashboard.
+  await page.getByText("Tier 1 A", { exact: false }).first().waitFor({ timeout: 120_000 });
 
   const timings = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const started = Date.now();
     await page.reload();
     await page.getByTestId("execution-status").waitFor();
@@ -37,11 +41,12 @@ try {
   }
   const inApp = await page.evaluate(() => window.__firstView);
   await page.screenshot({ path: path.join(out, "20-dashboard-3000.png"), fullPage: false });
-  const best = Math.min(...timings.map((t) => t.ms));
-  const median = timings.map((t) => t.ms).sort((a, b) => a - b)[1];
+  const sorted = timings.map((t) => t.ms).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
   console.log(
-    `dashboard of the ${servers}-server plan: first view in ${median} ms median, ${best} ms best of ${timings.length} loads ` +
-      `(${timings[0].nodes} graph nodes; data ready ${Math.round(inApp ?? -1)} ms after the page mounted); target < 1500 ms`,
+    `dashboard of the ${servers}-server plan: first view in ${median} ms median of ${timings.length} fresh loads ` +
+      `(each: ${timings.map((t) => t.ms).join(", ")} ms; ${timings[0].nodes} graph nodes; ` +
+      `last load's data ready ${Math.round(inApp ?? -1)} ms after the page mounted); target < 1500 ms`,
   );
   await page.getByRole("button", { name: "Cancel" }).click();
   await page.getByTestId("execution-status").filter({ hasNotText: "running" }).waitFor({ timeout: 120_000 });

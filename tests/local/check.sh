@@ -2,7 +2,8 @@
 # Local mode, end to end (run by tests/run.sh): start `./deploy.sh local` from scratch,
 # run the scripted drill (sign in, start, approve through the outbox link, succeed,
 # drill instances gone), check that a second start and a taken port are refused clearly,
-# stop with Ctrl-C, start again and check the data survived. Prints the ready times.
+# stop with Ctrl-C, start again and check the data survived; then the 3,000-server
+# plan's dashboard, timed. Prints the ready times and that figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -70,4 +71,10 @@ echo "== warm start keeps the data"
 start "$LOG2"
 cargo run -q -p system-tests --bin local-check -- --url "http://127.0.0.1:$PORT" --aws "http://127.0.0.1:$AWS_PORT" --persisted
 stop
-echo "local mode: 6 checks passed"
+
+echo "== the 3,000-server plan's dashboard (--synthetic 3000), timed in Chromium"
+rm -rf "$DATA"; DATA=$(mktemp -d)
+start "$LOG" --synthetic 3000
+node frontend/e2e/large.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
+stop
+echo "local mode: 7 checks passed"
