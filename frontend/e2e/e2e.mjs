@@ -121,7 +121,9 @@ try {
   await choose(page, "Wave 1 group 1", /E2E databases/);
   await page.getByRole("button", { name: "Add wave" }).click();
   await page.getByLabel("Wave 2 name").fill("Web");
-  await page.getByRole("button", { name: "Add approval gate" }).nth(1).click();
+  await page.getByRole("button", { name: "Add step to wave 2 before" }).click();
+  await page.getByRole("menuitem", { name: "Approval" }).click();
+  await page.getByLabel("wave 2 before step 1 name").fill("Open the web tier");
   // Wave 2's group is dragged from the palette; its dependency is drawn on the graph.
   // HTML5 drag and drop, as the browser dispatches it (the two ends are a screen apart).
   const transfer = await page.evaluateHandle(() => new DataTransfer());

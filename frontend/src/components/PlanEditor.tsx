@@ -3,6 +3,7 @@
 // built; the API's validation errors shown at the field they name.
 
 import Button from "@cloudscape-design/components/button";
+import ColumnLayout from "@cloudscape-design/components/column-layout";
 import Container from "@cloudscape-design/components/container";
 import Form from "@cloudscape-design/components/form";
 import FormField from "@cloudscape-design/components/form-field";
@@ -19,7 +20,7 @@ import { ApiError, get, post, put } from "../api";
 import { mapErrors } from "../lib/errors";
 import type { Condition, Group, PlanDocument, PlanGroup, Step, StoredPlan, Wave } from "../lib/types";
 import { PlanGraph } from "./PlanGraph";
-import { StepsEditor, stepFields } from "./StepsEditor";
+import { StepForm, StepsEditor, stepFields } from "./StepsEditor";
 
 const CONDITIONS: Condition[] = ["launched", "running", "healthy"];
 
@@ -31,6 +32,13 @@ function parseKey(key: string): [number, string] | null {
 const opt = (v: string, label = v) => ({ value: v, label });
 
 type Cleanup = "immediate" | "keep" | { after: string } | { onApproval: Step };
+
+const CLEANUPS: Record<ReturnType<typeof cleanupKind>, string> = {
+  immediate: "Terminate at once",
+  after: "Terminate after a while",
+  onApproval: "Terminate when an approver ends the drill",
+  keep: "Keep; clean up by hand",
+};
 
 function cleanupKind(c: unknown): "immediate" | "keep" | "after" | "onApproval" {
   if (c === "keep") return "keep";
@@ -56,12 +64,13 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
       navigate(`/plans/${saved.id}`);
     },
   });
-  const fields: string[] = ["id", "name", "rto", "drill"];
+  const fields: string[] = ["id", "name", "description", "rto", "defaults", "defaults.launchTimeout", "defaults.runningTimeout", "drill", "drill.cleanup", "drill.cleanup.after", "drill.cleanup.onApproval"];
   plan.waves.forEach((w, wi) => {
-    fields.push(`waves.${wi}`, `waves.${wi}.name`, `waves.${wi}.before`);
+    fields.push(`waves.${wi}`, `waves.${wi}.name`, `waves.${wi}.before`, `waves.${wi}.after`);
+    fields.push(...stepFields(`waves.${wi}.before`, w.before ?? []), ...stepFields(`waves.${wi}.after`, w.after ?? []));
     w.groups.forEach((g, gi) => {
       const at = `waves.${wi}.groups.${gi}`;
-      fields.push(at, `${at}.group`, `${at}.dependsOn`, `${at}.steps`, ...stepFields(`${at}.steps`, g.steps ?? []));
+      fields.push(at, `${at}.group`, `${at}.dependsOn`, `${at}.launchTimeout`, `${at}.runningTimeout`, `${at}.steps`, ...stepFields(`${at}.steps`, g.steps ?? []));
     });
   });
   const errors = save.error instanceof ApiError ? mapErrors(save.error.details, fields) : { byField: {}, other: [] };
@@ -76,7 +85,8 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
   const group = (p: PlanDocument, wi: number, gi: number): PlanGroup => wave(p, wi).groups[gi]!;
   const allGroups = plan.waves.flatMap((w) => w.groups.map((g) => g.group));
   const groupOptions = (groups.data?.items ?? []).map((g) => opt(g.id, `${g.name} (${g.id})`));
-  const cleanup = cleanupKind(plan.drill && (plan.drill as { cleanup?: Cleanup }).cleanup);
+  const cleanupValue = plan.drill && (plan.drill as { cleanup?: Cleanup }).cleanup;
+  const cleanup = cleanupKind(cleanupValue);
   const unplaced = (groups.data?.items ?? []).filter((g) => !allGroups.includes(g.id));
 
   const connect = (source: string, target: string) => {
@@ -131,15 +141,43 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
             <FormField label="RTO target" description="e.g. 1h, 45m" errorText={err("rto")}>
               <Input value={plan.rto ?? ""} onChange={(e) => update((p) => { p.rto = e.detail.value || undefined; })} ariaLabel="RTO target" />
             </FormField>
-            <FormField label="Drill cleanup" errorText={err("drill")}>
-              <Select selectedOption={opt(cleanup)} ariaLabel="Drill cleanup"
-                options={[opt("immediate", "Terminate at once"), opt("after", "Terminate after 1 hour"), opt("onApproval", "Terminate when an approver ends the drill"), opt("keep", "Keep; clean up by hand")]}
+            <FormField label="Description" errorText={err("description")}>
+              <Input value={plan.description ?? ""} onChange={(e) => update((p) => { p.description = e.detail.value || undefined; })} ariaLabel="Plan description" />
+            </FormField>
+            <ColumnLayout columns={2}>
+              {(["launchTimeout", "runningTimeout"] as const).map((t) => (
+                <FormField key={t} label={t === "launchTimeout" ? "Launch timeout" : "Running timeout"}
+                  description={t === "launchTimeout" ? "StartRecovery until every server is launched; default 45m, a group may set its own" : "launched until running with status checks ok; default 20m"}
+                  errorText={err(`defaults.${t}`) ?? (t === "launchTimeout" ? err("defaults") : undefined)}>
+                  <Input value={plan.defaults?.[t] ?? ""} placeholder={t === "launchTimeout" ? "45m" : "20m"} ariaLabel={`Plan ${t === "launchTimeout" ? "launch" : "running"} timeout`}
+                    onChange={(e) => update((p) => {
+                      const next = { ...(p.defaults ?? {}), [t]: e.detail.value || undefined };
+                      p.defaults = next.launchTimeout || next.runningTimeout ? next : undefined;
+                    })} />
+                </FormField>
+              ))}
+            </ColumnLayout>
+            <FormField label="Drill cleanup" errorText={err("drill.cleanup") ?? err("drill")}>
+              <Select selectedOption={opt(cleanup, CLEANUPS[cleanup])} ariaLabel="Drill cleanup"
+                options={Object.entries(CLEANUPS).map(([v, label]) => opt(v, label))}
                 onChange={(e) => update((p) => {
                   const v = e.detail.selectedOption.value;
                   const c: Cleanup = v === "after" ? { after: "1h" } : v === "onApproval" ? { onApproval: { type: "approval", name: "End drill", timeout: "24h" } } : v === "keep" ? "keep" : "immediate";
                   p.drill = { cleanup: c };
                 })} />
             </FormField>
+            {cleanup === "after" && (
+              <FormField label="Keep the drill's instances for" description="then terminate them, e.g. 1h, 2d" errorText={err("drill.cleanup.after")}>
+                <Input value={(cleanupValue as { after: string }).after} ariaLabel="Keep drill instances for"
+                  onChange={(e) => update((p) => { p.drill = { cleanup: { after: e.detail.value } }; })} />
+              </FormField>
+            )}
+            {cleanup === "onApproval" && (
+              <Container variant="stacked" header={<Header variant="h3">Approval that ends the drill</Header>}>
+                <StepForm step={(cleanupValue as { onApproval: Step }).onApproval} label="drill end approval" err={(f) => err(f ? `drill.cleanup.onApproval.${f}` : "drill.cleanup.onApproval")}
+                  set={(step) => update((p) => { p.drill = { cleanup: { onApproval: step } }; })} />
+              </Container>
+            )}
           </SpaceBetween>
         </Container>
 
@@ -167,16 +205,10 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
               <FormField label="Wave name" errorText={err(`waves.${wi}.name`) ?? err(`waves.${wi}`)}>
                 <Input value={w.name} onChange={(e) => update((p) => { wave(p, wi).name = e.detail.value; })} ariaLabel={`Wave ${wi + 1} name`} />
               </FormField>
-              <FormField label="Approval before this wave" errorText={err(`waves.${wi}.before`)}>
-                {(w.before ?? []).length > 0 ? (
-                  <SpaceBetween direction="horizontal" size="xs">
-                    <Input value={(w.before?.[0]?.name as string) ?? ""} ariaLabel={`Wave ${wi + 1} approval name`} onChange={(e) => update((p) => { const b = wave(p, wi).before?.[0]; if (b) b.name = e.detail.value; })} />
-                    <Button onClick={() => update((p) => { wave(p, wi).before = []; })}>Remove approval</Button>
-                  </SpaceBetween>
-                ) : (
-                  <Button onClick={() => update((p) => { wave(p, wi).before = [{ type: "approval", name: `Approve wave ${wi + 1}`, approvers: ["Approver"], timeout: "4h" }]; })}>Add approval gate</Button>
-                )}
-              </FormField>
+              <StepsEditor title="Before this wave" steps={w.before ?? []} owner={`wave ${wi + 1} before`} types={["approval", "wait"]}
+                empty="Nothing: the wave starts when the one before it ends."
+                err={(path) => err(path ? `waves.${wi}.before.${path}` : `waves.${wi}.before`)}
+                onChange={(steps) => update((p) => { wave(p, wi).before = steps.length ? steps : undefined; })} />
               {w.groups.map((g, gi) => (
                 <Container key={gi} header={<Header variant="h3" actions={<Button onClick={() => update((p) => { wave(p, wi).groups.splice(gi, 1); })}>Remove group</Button>}>Group {gi + 1}</Header>}>
                   <SpaceBetween size="s">
@@ -188,6 +220,15 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                       <Select selectedOption={opt(g.criticality ?? "critical")} options={[opt("critical", "Critical: failure stops the plan"), opt("optional", "Optional: failure is a warning")]} ariaLabel={`Criticality of wave ${wi + 1} group ${gi + 1}`}
                         onChange={(e) => update((p) => { group(p, wi, gi).criticality = e.detail.selectedOption.value as "critical" | "optional"; })} />
                     </FormField>
+                    <ColumnLayout columns={2}>
+                      {(["launchTimeout", "runningTimeout"] as const).map((t) => (
+                        <FormField key={t} label={t === "launchTimeout" ? "Launch timeout" : "Running timeout"} description="empty: the plan's" errorText={err(`waves.${wi}.groups.${gi}.${t}`)}>
+                          <Input value={(g[t] as string | undefined) ?? ""} placeholder={plan.defaults?.[t] ?? (t === "launchTimeout" ? "45m" : "20m")}
+                            ariaLabel={`${t === "launchTimeout" ? "Launch" : "Running"} timeout of wave ${wi + 1} group ${gi + 1}`}
+                            onChange={(e) => update((p) => { group(p, wi, gi)[t] = e.detail.value || undefined; })} />
+                        </FormField>
+                      ))}
+                    </ColumnLayout>
                     <FormField label="Depends on" errorText={err(`waves.${wi}.groups.${gi}.dependsOn`)}>
                       <SpaceBetween size="xs">
                         {(g.dependsOn ?? []).map((d, di) => (
@@ -202,12 +243,8 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                         <Button onClick={() => update((p) => { const x = group(p, wi, gi); x.dependsOn = [...(x.dependsOn ?? []), { condition: "running" }]; })}>Add dependency</Button>
                       </SpaceBetween>
                     </FormField>
-                    {/* Not a FormField, for the same reason as the parameters (StepsEditor). */}
-                    <Box variant="awsui-key-label">Steps</Box>
-                    <Box variant="small">Run in order once the group's instances are running</Box>
-                    {err(`waves.${wi}.groups.${gi}.steps`) && <Box color="text-status-error">{err(`waves.${wi}.groups.${gi}.steps`)}</Box>}
-                    <StepsEditor steps={g.steps ?? []} owner={`wave ${wi + 1} group ${gi + 1}`}
-                      err={(path) => err(`waves.${wi}.groups.${gi}.steps.${path}`)}
+                    <StepsEditor title="Steps" description="Run in order once the group's instances are running" steps={g.steps ?? []} owner={`wave ${wi + 1} group ${gi + 1}`}
+                      err={(path) => err(path ? `waves.${wi}.groups.${gi}.steps.${path}` : `waves.${wi}.groups.${gi}.steps`)}
                       onChange={(steps) => update((p) => { group(p, wi, gi).steps = steps.length ? steps : undefined; })} />
                   </SpaceBetween>
                 </Container>
@@ -216,6 +253,10 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                 Drop a protection group here
               </div>
               <Button onClick={() => update((p) => { wave(p, wi).groups.push({ group: "" }); })}>Add group to wave {wi + 1}</Button>
+              <StepsEditor title="After this wave" steps={w.after ?? []} owner={`wave ${wi + 1} after`} types={["approval", "wait"]}
+                empty="Nothing: the next wave starts when every group of this one has ended."
+                err={(path) => err(path ? `waves.${wi}.after.${path}` : `waves.${wi}.after`)}
+                onChange={(steps) => update((p) => { wave(p, wi).after = steps.length ? steps : undefined; })} />
             </SpaceBetween>
           </Container>
           </div>

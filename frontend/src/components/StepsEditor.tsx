@@ -56,7 +56,7 @@ function Parameters({ value, onChange, label, errorText }: { value: Record<strin
   );
 }
 
-function StepForm({ step, set, label, err }: { step: Step; set: (s: Step) => void; label: string; err: (field?: string) => string | undefined }) {
+export function StepForm({ step, set, label, err }: { step: Step; set: (s: Step) => void; label: string; err: (field?: string) => string | undefined }) {
   const field = (name: string) => (step[name] as string | undefined) ?? "";
   const text = (name: string, title: string, description?: string) => (
     <FormField label={title} description={description} errorText={err(name)}>
@@ -145,10 +145,27 @@ function StepForm({ step, set, label, err }: { step: Step; set: (s: Step) => voi
   }
 }
 
-export function StepsEditor({ steps, onChange, owner, err }: { steps: Step[]; onChange: (steps: Step[]) => void; owner: string; err: (path: string) => string | undefined }) {
+export function StepsEditor({ title, description, steps, onChange, owner, err, types, empty }: {
+  /** Shown above the list; not a FormField label, which would name every control inside. */
+  title: string;
+  description?: string;
+  steps: Step[];
+  onChange: (steps: Step[]) => void;
+  /** Names the controls: "wave 1 group 2" gives "wave 1 group 2 step 1 timeout". */
+  owner: string;
+  err: (path: string) => string | undefined;
+  /** The step types offered (a wave's before/after take approvals and waits only). */
+  types?: Step["type"][];
+  empty?: string;
+}) {
   return (
     <SpaceBetween size="s">
-      {steps.length === 0 && <Box color="text-body-secondary">No steps: the group is done when its instances are running.</Box>}
+      <div>
+        <Box variant="awsui-key-label">{title}</Box>
+        {description && <Box variant="small">{description}</Box>}
+        {err("") && <Box color="text-status-error">{err("")}</Box>}
+      </div>
+      {steps.length === 0 && <Box color="text-body-secondary">{empty ?? "No steps: the group is done when its instances are running."}</Box>}
       {steps.map((step, si) => {
         const label = `${owner} step ${si + 1}`;
         return (
@@ -170,7 +187,7 @@ export function StepsEditor({ steps, onChange, owner, err }: { steps: Step[]; on
           </Container>
         );
       })}
-      <ButtonDropdown ariaLabel={`Add step to ${owner}`} items={STEP_TYPES.map((t) => ({ id: t.type, text: t.label }))}
+      <ButtonDropdown ariaLabel={`Add step to ${owner}`} items={STEP_TYPES.filter((t) => !types || types.includes(t.type)).map((t) => ({ id: t.type, text: t.label }))}
         onItemClick={(e) => onChange([...steps, newStep(e.detail.id as Step["type"])])}>
         Add step
       </ButtonDropdown>

@@ -44,6 +44,8 @@ export interface Step {
 export interface PlanGroup {
   group: string;
   criticality?: "critical" | "optional";
+  launchTimeout?: string;
+  runningTimeout?: string;
   dependsOn?: Dependency[];
   steps?: Step[];
 }
@@ -60,6 +62,7 @@ export interface PlanDocument {
   name: string;
   description?: string;
   rto?: string;
+  defaults?: { launchTimeout?: string; runningTimeout?: string };
   waves: Wave[];
   [key: string]: unknown;
 }
