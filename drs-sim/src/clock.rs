@@ -1,5 +1,6 @@
-//! Simulated time: real time since start, multiplied by a speed factor, so a 5-minute
-//! DRS launch takes half a second of test time at speed 600.
+//! Time in the simulator: events are stamped with the wall clock, so a job log reads
+//! alongside the execution that caused it, and DRS's durations run `speed` times faster
+//! (a 5-minute launch takes half a second at speed 600).
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
@@ -8,22 +9,16 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Debug, Clone)]
 pub struct Clock {
     started: Instant,
-    started_ms: i64,
     speed: f64,
 }
 
-/// Milliseconds since the Unix epoch, in simulated time.
+/// Milliseconds since the Unix epoch (wall clock).
 pub type SimMillis = i64;
 
 impl Clock {
     pub fn new(speed: f64) -> Self {
-        let started_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
         Self {
             started: Instant::now(),
-            started_ms,
             speed: if speed.is_finite() && speed > 0.0 {
                 speed
             } else {
@@ -37,7 +32,10 @@ impl Clock {
     }
 
     pub fn now(&self) -> SimMillis {
-        self.started_ms + (self.started.elapsed().as_secs_f64() * 1_000.0 * self.speed) as i64
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
     /// Real milliseconds since the simulator started (for the call log).
@@ -45,9 +43,9 @@ impl Clock {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Simulated seconds → simulated milliseconds.
-    pub fn secs(seconds: f64) -> SimMillis {
-        (seconds * 1_000.0) as i64
+    /// How long `seconds` of DRS's time take here, in milliseconds, at this speed.
+    pub fn span(&self, seconds: f64) -> SimMillis {
+        (seconds * 1_000.0 / self.speed) as i64
     }
 }
 
@@ -79,10 +77,15 @@ mod tests {
     }
 
     #[test]
-    fn speed_scales_time() {
-        let clock = Clock::new(1_000.0);
-        let a = clock.now();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(clock.now() - a >= 15_000);
+    fn speed_shortens_durations_and_stamps_stay_on_the_wall_clock() {
+        let clock = Clock::new(600.0);
+        assert_eq!(clock.span(300.0), 500);
+        assert_eq!(Clock::new(1.0).span(2.5), 2_500);
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        assert!((clock.now() - wall).abs() < 1_000);
+        assert_eq!(Clock::new(-3.0).speed(), 1.0);
     }
 }

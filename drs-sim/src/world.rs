@@ -1,5 +1,5 @@
 //! The simulated DRS account: source servers, jobs, recovery instances, and how jobs
-//! move on with simulated time. Pure state; EC2 work is handed to the caller.
+//! move on in time (see `clock`). Pure state; EC2 work is handed to the caller.
 
 use crate::clock::{Clock, SimMillis, iso};
 use crate::faults::{Faults, LaunchFault};
@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// How long things take, in simulated seconds.
+/// How long things take in DRS, in seconds (run `speed` times faster; see `clock`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Timing {
@@ -169,6 +169,7 @@ pub struct Call {
     pub status: u16,
     /// Real milliseconds since the simulator started.
     pub at_ms: u64,
+    /// When, as the simulator stamps its events (the wall clock).
     pub sim_time: String,
     #[serde(skip_serializing_if = "Value::is_null")]
     pub request: Value,
@@ -266,7 +267,7 @@ impl World {
                 };
                 let jitter = 1.0 + self.timing.jitter * spread(&source);
                 JobServer {
-                    due: now + Clock::secs(base * factor * jitter),
+                    due: now + self.clock.span(base * factor * jitter),
                     fault: fault.map(|f| f.launch),
                     source,
                     recovery_instance,
@@ -305,10 +306,10 @@ impl World {
         self.jobs.last().expect("just pushed")
     }
 
-    /// Moves every job on to the current simulated time; returns the EC2 work now due.
+    /// Moves every job on to now; returns the EC2 work now due.
     pub fn advance(&mut self) -> Work {
         let now = self.clock.now();
-        let start_after = Clock::secs(self.timing.start_after);
+        let start_after = self.clock.span(self.timing.start_after);
         let mut work = Work::default();
         for job in self.jobs.iter_mut().filter(|j| j.is_active()) {
             if job.status == JobStatus::Pending && now >= job.created + start_after {

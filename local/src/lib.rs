@@ -341,7 +341,7 @@ pub struct Options {
     pub port: u16,
     pub aws_port: u16,
     pub reset: bool,
-    /// DRS simulator speed: simulated seconds per real second.
+    /// DRS simulator speed: how many times faster than DRS its jobs run.
     pub speed: f64,
     /// Instead of the demo fleet and plans: this many synthetic servers and the synthetic
     /// plan over them (scale checks).

@@ -23,7 +23,7 @@ struct Args {
     /// Start clean: discard the data folder's saved table.
     #[arg(long)]
     reset: bool,
-    /// DRS simulator speed (simulated seconds per real second).
+    /// DRS simulator speed: how many times faster than DRS its jobs run.
     #[arg(long, default_value_t = 60.0)]
     speed: f64,
     /// Scale check: this many synthetic source servers and one plan over them, instead of

@@ -137,7 +137,7 @@ async fn run(example: &Example, speed: f64, launch_minutes: f64, poll: u64) {
     };
 
     // The plan's critical path: the longest chain of DRS launch-job durations (from the
-    // simulator's own records) through wave order and dependencies, plus the plan's
+    // simulator's own records, in DRS's time) through wave order and dependencies, plus the plan's
     // wait steps (real seconds in moto, so scaled like everything else).
     let durations: HashMap<String, f64> = {
         let world = drs_sim::server::lock(&env.sim().world);
@@ -151,7 +151,8 @@ async fn run(example: &Example, speed: f64, launch_minutes: f64, poll: u64) {
                     .split('/')
                     .nth(1)?
                     .to_owned();
-                Some((unit, (job.ended? - job.created) as f64 / 1_000.0))
+                // Job times are wall-clock; DRS's own duration is `speed` times longer.
+                Some((unit, (job.ended? - job.created) as f64 / 1_000.0 * speed))
             })
             .collect()
     };
