@@ -58,25 +58,35 @@ export async function signInWithPassword(username: string, password: string): Pr
   return save(body as Parameters<typeof save>[0]);
 }
 
-function base64url(bytes: Uint8Array): string {
+export function base64url(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** RFC 7636 S256: BASE64URL(SHA-256(verifier)). */
+export async function pkceChallenge(verifier: string): Promise<string> {
+  return base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+}
+
+/** Managed login's authorize URL for the code flow with PKCE. */
+export function authorizeUrl(config: Pick<AppConfig, "signInUrl" | "clientId">, redirectUri: string, challenge: string, state: string): URL {
+  const url = new URL("/oauth2/authorize", config.signInUrl);
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("client_id", config.clientId);
+  url.searchParams.set("redirect_uri", redirectUri);
+  url.searchParams.set("scope", "openid email profile");
+  url.searchParams.set("code_challenge", challenge);
+  url.searchParams.set("code_challenge_method", "S256");
+  url.searchParams.set("state", state);
+  return url;
 }
 
 /** AWS: go to managed login with a PKCE challenge; `completeSignIn` finishes on return. */
 export async function startManagedLogin(config: AppConfig, returnTo: string): Promise<void> {
   const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  const challenge = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
   const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
   sessionStorage.setItem("drs-orchestrator.pkce", JSON.stringify({ verifier, state, returnTo }));
-  const url = new URL("/oauth2/authorize", config.signInUrl);
-  url.searchParams.set("response_type", "code");
-  url.searchParams.set("client_id", config.clientId);
-  url.searchParams.set("redirect_uri", config.redirectUri ?? window.location.origin + "/");
-  url.searchParams.set("scope", "openid email profile");
-  url.searchParams.set("code_challenge", challenge);
-  url.searchParams.set("code_challenge_method", "S256");
-  url.searchParams.set("state", state);
-  window.location.assign(url.toString());
+  const redirectUri = config.redirectUri ?? window.location.origin + "/";
+  window.location.assign(authorizeUrl(config, redirectUri, await pkceChallenge(verifier), state).toString());
 }
 
 /** On the redirect back: exchanges the code; returns where the user was going. */
