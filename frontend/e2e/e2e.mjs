@@ -216,6 +216,10 @@ try {
   await page.getByTestId("report").waitFor();
   const measured = await page.getByTestId("measured").innerText();
   check(measured !== "—", `the report shows the measured recovery time (${measured})`);
+  const decided = page.getByTestId("report-approvals").getByRole("row").filter({ hasText: "Open the web tier" });
+  await decided.filter({ hasText: "approver" }).filter({ hasText: "E2E: go ahead" }).waitFor();
+  await page.getByTestId("report").getByText("Check the database").waitFor();
+  check(true, "the report names the approval's decider and comment, and the group's SSM step");
   await audit(page, "report");
   await page.goto(`${base}/executions`);
   await page.getByRole("link", { name: executionUrl.split("/").pop() }).waitFor();

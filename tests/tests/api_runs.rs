@@ -85,9 +85,52 @@ async fn a_drill_runs_through_approval_by_the_api() {
         .await;
     assert_eq!(status, 200, "{opened}");
     assert_eq!(
-        (opened["planId"].as_str(), opened["startedBy"].as_str()),
-        (Some("shop-dr"), Some("operator")),
+        (
+            opened["planId"].as_str(),
+            opened["startedBy"].as_str(),
+            opened["planVersion"].as_u64()
+        ),
+        (Some("shop-dr"), Some("operator"), Some(1)),
         "{opened}"
+    );
+    // The report reads the version the execution ran, whatever was saved since.
+    let (status, ran) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            "/api/plans/shop-dr?version=1",
+            None,
+        )
+        .await;
+    assert_eq!((status, ran["version"].as_u64()), (200, Some(1)), "{ran}");
+    let (status, missing) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            "/api/plans/shop-dr?version=7",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{missing}");
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("no version 7"),
+        "{missing}"
+    );
+    let (status, bad) = api
+        .call(
+            Some("Viewer"),
+            Method::GET,
+            "/api/plans/shop-dr?version=latest",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("`latest`"),
+        "{bad}"
     );
     let (status, body) = api
         .call(

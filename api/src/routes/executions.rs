@@ -238,6 +238,7 @@ async fn start_run(
         name: &name,
         plan_id: &plan.id,
         plan_name: &plan.name,
+        plan_version: plan.version,
         mode: &input.mode,
         state_machine_arn: &plan.state_machine_arn,
         started_by: &principal.user,

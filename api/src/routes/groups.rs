@@ -228,6 +228,18 @@ pub struct VersionQuery {
     version: Option<String>,
 }
 
+/// The `?version=N` a read may name.
+pub(super) fn optional_version(query: &VersionQuery) -> Result<Option<u64>, ApiError> {
+    query
+        .version
+        .as_deref()
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::bad_request(format!("version `{v}` is not a whole number")))
+        })
+        .transpose()
+}
+
 /// The `?version=N` a delete must name.
 pub(super) fn version_query(query: &VersionQuery, what: &str) -> Result<u64, ApiError> {
     let version = query.version.as_deref().ok_or_else(|| {

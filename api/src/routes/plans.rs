@@ -52,11 +52,26 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
     ))
 }
 
+/// The plan; `?version=N` gives that version (what an execution ran, for its report).
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Query(query): Query<super::groups::VersionQuery>,
 ) -> Result<Json<StoredPlan>, ApiError> {
-    load(&state, &id).await.map(Json)
+    let Some(version) = super::groups::optional_version(&query)? else {
+        return load(&state, &id).await.map(Json);
+    };
+    state
+        .plans
+        .versions(&id)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .find(|p| p.version == version)
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("recovery plan `{id}` has no version {version}"))
+        })
 }
 
 /// Validates, compiles, deploys the machine, then stores the new version.

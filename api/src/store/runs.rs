@@ -50,6 +50,8 @@ pub struct StartRecord<'a> {
     pub name: &'a str,
     pub plan_id: &'a str,
     pub plan_name: &'a str,
+    /// The plan version the machine was compiled from (its report reads that version).
+    pub plan_version: u64,
     pub mode: &'a str,
     pub state_machine_arn: &'a str,
     pub started_by: &'a str,
@@ -171,7 +173,7 @@ impl RunStore for Dynamo {
             .update_expression(
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
-                 #m = :m, stateMachineArn = :a, startedBy = :b",
+                 #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v",
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#m", "mode")
@@ -182,6 +184,7 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":m", s(start.mode))
             .expression_attribute_values(":a", s(start.state_machine_arn))
             .expression_attribute_values(":b", s(start.started_by))
+            .expression_attribute_values(":v", AttributeValue::N(start.plan_version.to_string()))
             .send()
             .await
             .map(|_| ())

@@ -51,6 +51,27 @@ describe("report", () => {
     expect(buildReport({ ...plan, rto: undefined }, execution).withinRto).toBeNull();
   });
 
+  it("lists a wave's gates and each group's steps in order, with their errors", () => {
+    const r = buildReport(plan, {
+      ...execution,
+      steps: [
+        ...execution.steps!,
+        { key: "w2.before1", kind: "approval", label: "Open apps", status: "APPROVED", startedAt: "2026-01-01T10:25:05Z", endedAt: "2026-01-01T10:25:09Z", approvalId: "a-1" } as never,
+        { key: "w1.db.step2", kind: "healthCheck", label: "Port 5432", status: "FAILED", errorName: "Health.Failed", errorCause: "port closed" },
+        { key: "w1.db.stepx", status: "SUCCEEDED" },
+      ],
+    });
+    expect(r.waves[0]!.groups[0]!.steps.map((s) => [s.key, s.status, s.error])).toEqual([
+      ["w1.db.step1", "SUCCEEDED", null],
+      ["w1.db.step2", "FAILED", "Health.Failed: port closed"],
+    ]);
+    expect(r.waves[1]!.before).toEqual([
+      { key: "w2.before1", label: "Open apps", kind: "approval", status: "APPROVED", seconds: 4, error: null, approvalId: "a-1" },
+    ]);
+    expect(r.waves[0]!.before).toEqual([]);
+    expect(r.waves[1]!.after).toEqual([]);
+  });
+
   it("formats seconds for people", () => {
     expect(formatSeconds(3630)).toBe("1h 0m 30s");
     expect(formatSeconds(75)).toBe("1m 15s");

@@ -1,5 +1,6 @@
-// A drill report's figures: duration per wave and per group from the execution's
-// progress records, and the plan's measured recovery time against its RTO target.
+// A drill report's figures: duration per wave, per group and per step (gates before and
+// after a wave, a group's post-launch steps) from the execution's progress records, the
+// errors recorded, and the plan's measured recovery time against its RTO target.
 
 import type { Execution, PlanDocument, StepRecord } from "./types";
 
@@ -31,17 +32,57 @@ export function formatSeconds(s: number | null): string {
   return h > 0 ? `${h}h ${m}m ${r}s` : m > 0 ? `${m}m ${r}s` : `${r}s`;
 }
 
+/** A step, a gate before/after a wave, or a group's post-launch step. */
+export interface StepLine {
+  key: string;
+  label: string;
+  kind: string;
+  status: string;
+  seconds: number | null;
+  error: string | null;
+  approvalId: string | null;
+}
+
 export interface GroupLine {
   key: string;
   group: string;
   status: string;
   seconds: number | null;
+  error: string | null;
+  steps: StepLine[];
 }
 
 export interface WaveLine {
   wave: string;
   seconds: number | null;
+  before: StepLine[];
   groups: GroupLine[];
+  after: StepLine[];
+}
+
+function error(r: StepRecord | undefined): string | null {
+  return r?.errorName ? `${r.errorName}: ${r.errorCause ?? ""}`.trim() : null;
+}
+
+function stepLine(r: StepRecord): StepLine {
+  return {
+    key: r.key,
+    label: r.label ?? r.key,
+    kind: r.kind ?? "step",
+    status: r.status,
+    seconds: seconds(r.startedAt, r.endedAt),
+    error: error(r),
+    approvalId: (r as { approvalId?: string }).approvalId ?? null,
+  };
+}
+
+/** Records whose key is `prefix` + a number (`w1.before` → w1.before1, w1.before2 …), in order. */
+function numbered(records: StepRecord[], prefix: string): StepLine[] {
+  return records
+    .map((r) => ({ r, n: r.key.startsWith(prefix) ? Number(r.key.slice(prefix.length)) : NaN }))
+    .filter(({ n }) => Number.isInteger(n))
+    .sort((a, b) => a.n - b.n)
+    .map(({ r }) => stepLine(r));
 }
 
 export interface Report {
@@ -62,9 +103,22 @@ export function buildReport(plan: PlanDocument, execution: Execution): Report {
     const groups = wave.groups.map((g) => {
       const key = `${prefix}${g.group}`;
       const r = byKey.get(key);
-      return { key, group: g.group, status: r?.status ?? "NOT RUN", seconds: seconds(r?.startedAt, r?.endedAt) };
+      return {
+        key,
+        group: g.group,
+        status: r?.status ?? "NOT RUN",
+        seconds: seconds(r?.startedAt, r?.endedAt),
+        error: error(r),
+        steps: numbered(records, `${key}.step`),
+      };
     });
-    return { wave: `Wave ${w + 1} · ${wave.name}`, seconds: seconds(starts[0], ends[ends.length - 1]), groups };
+    return {
+      wave: `Wave ${w + 1} · ${wave.name}`,
+      seconds: seconds(starts[0], ends[ends.length - 1]),
+      before: numbered(records, `${prefix}before`),
+      groups,
+      after: numbered(records, `${prefix}after`),
+    };
   });
   const totalSeconds = seconds(execution.startedAt, execution.endedAt);
   const rtoSeconds = parseDuration(plan.rto);

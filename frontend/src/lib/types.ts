@@ -142,6 +142,8 @@ export interface Execution {
   endedAt?: string;
   startedBy?: string;
   stoppedBy?: string;
+  /** The plan version the execution ran (absent for runbook-started runs). */
+  planVersion?: number;
   steps?: StepRecord[];
   errorName?: string;
   errorCause?: string;
@@ -158,6 +160,10 @@ export interface Approval {
   requestedAt: string;
   expiresAt?: string;
   approvers?: string[];
+  decidedBy?: string;
+  decidedAt?: string;
+  decisionComment?: string;
+  votes?: { by: string; comment?: string; at?: string }[];
 }
 
 export interface OutboxMessage {

@@ -3,51 +3,111 @@ import Button from "@cloudscape-design/components/button";
 import Header from "@cloudscape-design/components/header";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
-import { useQuery } from "@tanstack/react-query";
+import { useQueries, useQuery } from "@tanstack/react-query";
 import { useParams } from "react-router-dom";
 import { get } from "../api";
 import { ErrorAlert, time } from "../components/common";
-import { buildReport, formatSeconds } from "../lib/report";
-import type { Execution, StoredPlan } from "../lib/types";
+import { type StepLine, buildReport, formatSeconds } from "../lib/report";
+import type { Approval, Execution, StoredPlan } from "../lib/types";
 
-/** A printable drill report: measured durations per wave and group, RTO against target. */
+const cell = { padding: "2px 8px 2px 0", verticalAlign: "top" } as const;
+
+function StepRow({ step, depth }: { step: StepLine; depth: number }) {
+  return (
+    <tr>
+      <td style={{ ...cell, paddingLeft: 24 * depth }}>
+        {step.label} <Box variant="small" display="inline">({step.kind})</Box>
+        {step.error && <div style={{ color: "#d91515" }}>{step.error}</div>}
+      </td>
+      <td style={cell}>{step.status}</td>
+      <td style={{ ...cell, textAlign: "right" }}>{formatSeconds(step.seconds)}</td>
+    </tr>
+  );
+}
+
+/** A printable report for auditors: who ran which plan version, measured durations per wave,
+ * group and step against the RTO, errors, and every approval with its decision. */
 export function ReportPage() {
   const { id = "" } = useParams();
   const run = useQuery({ queryKey: ["execution", id], queryFn: () => get<Execution>(`/executions/${id}`) });
-  const plan = useQuery({ queryKey: ["plan", run.data?.planId], queryFn: () => get<StoredPlan>(`/plans/${run.data?.planId}`), enabled: !!run.data?.planId });
+  const version = run.data?.planVersion;
+  const plan = useQuery({
+    queryKey: ["plan", run.data?.planId, version ?? "current"],
+    queryFn: () => get<StoredPlan>(`/plans/${run.data?.planId}${version ? `?version=${version}` : ""}`),
+    enabled: !!run.data?.planId,
+  });
+  const report = run.data && plan.data ? buildReport(plan.data.plan, run.data) : null;
+  const gates = report ? report.waves.flatMap((w) => [...w.before, ...w.groups.flatMap((g) => g.steps), ...w.after]).filter((s) => s.approvalId) : [];
+  const approvals = useQueries({ queries: gates.map((g) => ({ queryKey: ["approval", g.approvalId], queryFn: () => get<Approval>(`/approvals/${g.approvalId}`) })) });
   if (run.isPending || plan.isPending) return <Spinner size="large" />;
-  if (!run.data || !plan.data) return <ErrorAlert error={run.error ?? plan.error} />;
-  const report = buildReport(plan.data.plan, run.data);
+  if (!run.data || !plan.data || !report) return <ErrorAlert error={run.error ?? plan.error} />;
+  const e = run.data;
   const verdict = report.withinRto === null ? "not measurable" : report.withinRto ? "within the RTO" : "over the RTO";
   return (
     <SpaceBetween size="m">
       <Header variant="h1" actions={<Button onClick={() => window.print()}>Print</Button>}>
-        {run.data.mode === "DRILL" ? "Drill" : "Recovery"} report: {run.data.planName}
+        {e.mode === "DRILL" ? "Drill" : "Recovery"} report: {e.planName}
       </Header>
       <article data-testid="report">
+        <p>
+          Execution {e.id} of plan {e.planId} version {plan.data.version}
+          {version ? "" : " (the current version: this execution did not record which it ran)"}, started by {e.startedBy ?? "—"}
+          {e.stoppedBy ? `, stopped by ${e.stoppedBy}` : ""}; {time(e.startedAt)} to {time(e.endedAt)}: <strong>{e.status}</strong>.
+          Measured recovery time <strong data-testid="measured">{formatSeconds(report.totalSeconds)}</strong> against an RTO of {formatSeconds(report.rtoSeconds)}: {verdict}.
+        </p>
+        {e.errorCause && <p style={{ color: "#d91515" }}>{e.errorName}: {e.errorCause}</p>}
         <table style={{ borderCollapse: "collapse", width: "100%" }}>
-          <caption style={{ textAlign: "left", paddingBottom: 8 }}>
-            Execution {run.data.id}, {time(run.data.startedAt)} to {time(run.data.endedAt)}: <strong>{run.data.status}</strong>.
-            Measured recovery time <strong data-testid="measured">{formatSeconds(report.totalSeconds)}</strong> against an RTO of {formatSeconds(report.rtoSeconds)}: {verdict}.
-          </caption>
+          <caption style={{ textAlign: "left", paddingBottom: 8, fontWeight: 700 }}>Waves, groups and steps</caption>
           <thead>
-            <tr><th scope="col" style={{ textAlign: "left" }}>Wave / group</th><th scope="col" style={{ textAlign: "left" }}>Status</th><th scope="col" style={{ textAlign: "right" }}>Duration</th></tr>
+            <tr><th scope="col" style={{ textAlign: "left" }}>Wave / group / step</th><th scope="col" style={{ textAlign: "left" }}>Status</th><th scope="col" style={{ textAlign: "right" }}>Duration</th></tr>
           </thead>
           <tbody>
             {report.waves.map((w) => [
               <tr key={w.wave} style={{ borderTop: "1px solid #9ca3af" }}>
-                <th scope="row" style={{ textAlign: "left" }}>{w.wave}</th><td /><td style={{ textAlign: "right" }}>{formatSeconds(w.seconds)}</td>
+                <th scope="row" style={{ textAlign: "left" }}>{w.wave}</th><td /><td style={{ ...cell, textAlign: "right" }}>{formatSeconds(w.seconds)}</td>
               </tr>,
-              ...w.groups.map((g) => (
+              ...w.before.map((s) => <StepRow key={s.key} step={s} depth={1} />),
+              ...w.groups.flatMap((g) => [
                 <tr key={g.key}>
-                  <td style={{ paddingLeft: 24 }}>{g.group}</td><td>{g.status}</td><td style={{ textAlign: "right" }}>{formatSeconds(g.seconds)}</td>
-                </tr>
-              )),
+                  <td style={{ ...cell, paddingLeft: 24 }}>
+                    {g.group}
+                    {g.error && <div style={{ color: "#d91515" }}>{g.error}</div>}
+                  </td>
+                  <td style={cell}>{g.status}</td><td style={{ ...cell, textAlign: "right" }}>{formatSeconds(g.seconds)}</td>
+                </tr>,
+                ...g.steps.map((s) => <StepRow key={s.key} step={s} depth={2} />),
+              ]),
+              ...w.after.map((s) => <StepRow key={s.key} step={s} depth={1} />),
             ])}
           </tbody>
         </table>
+        {gates.length > 0 && (
+          <table style={{ borderCollapse: "collapse", width: "100%", marginTop: 16 }} data-testid="report-approvals">
+            <caption style={{ textAlign: "left", paddingBottom: 8, fontWeight: 700 }}>Approvals</caption>
+            <thead>
+              <tr>
+                {["Approval", "Decision", "By", "At", "Comment"].map((h) => <th key={h} scope="col" style={{ textAlign: "left" }}>{h}</th>)}
+              </tr>
+            </thead>
+            <tbody>
+              {gates.map((g, i) => {
+                const a = approvals[i]?.data;
+                const votes = (a?.votes ?? []).map((v) => `${v.by}${v.comment ? `: ${v.comment}` : ""}`).join("; ");
+                return (
+                  <tr key={g.key} style={{ borderTop: "1px solid #d1d5db" }}>
+                    <td style={cell}>{g.label}</td>
+                    <td style={cell}>{a?.status ?? g.status}</td>
+                    <td style={cell}>{a?.decidedBy ?? "—"}</td>
+                    <td style={cell}>{time(a?.decidedAt)}</td>
+                    <td style={cell}>{[a?.decisionComment, votes && `votes: ${votes}`].filter(Boolean).join(" · ") || "—"}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
       </article>
-      <Box variant="small">Durations come from the progress records the plan's state machine wrote.</Box>
+      <Box variant="small">Durations come from the progress records the plan's state machine wrote; approvals from their records.</Box>
     </SpaceBetween>
   );
 }
