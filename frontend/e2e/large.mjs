@@ -48,7 +48,8 @@ try {
       `(each: ${timings.map((t) => t.ms).join(", ")} ms; ${timings[0].nodes} graph nodes; ` +
       `last load's data ready ${Math.round(inApp ?? -1)} ms after the page mounted); target < 1500 ms`,
   );
-  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Cancel execution" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel execution" }).click();
   await page.getByTestId("execution-status").filter({ hasNotText: "running" }).waitFor({ timeout: 120_000 });
   console.log("ok      the 3,000-server drill was cancelled from the dashboard");
 } catch (e) {

@@ -34,7 +34,7 @@ interface Props {
 
 export function PlanGraph({ plan, steps, height = 420, onConnect, onDeleteDependency }: Props) {
   const editable = !!onConnect;
-  const { nodes, edges } = useMemo(() => {
+  const { nodes, edges, focus } = useMemo(() => {
     const g = buildGraph(plan, steps);
     const nodes: Node[] = g.nodes.map((n) => ({
       id: n.id,
@@ -75,7 +75,10 @@ export function PlanGraph({ plan, steps, height = 420, onConnect, onDeleteDepend
       markerEnd: { type: MarkerType.ArrowClosed },
       style: e.kind === "order" ? { strokeWidth: 3, stroke: "#475569" } : { stroke: "#1d4ed8" },
     }));
-    return { nodes, edges };
+    // A live view opens on the waves at work; otherwise on the whole plan.
+    const busy = g.nodes.filter((n) => n.kind !== "wave" && (n.status === "running" || n.status === "waiting"));
+    const focus = [...new Set(busy.map((n) => n.parent ?? n.id))].map((id) => ({ id }));
+    return { nodes, edges, focus };
   }, [plan, steps, editable]);
   return (
     <div style={{ height, border: "1px solid #d1d5db", borderRadius: 8 }} data-testid="plan-graph" className={editable ? "plan-graph editable" : "plan-graph"}>
@@ -83,6 +86,8 @@ export function PlanGraph({ plan, steps, height = 420, onConnect, onDeleteDepend
         nodes={nodes}
         edges={edges}
         fitView
+        fitViewOptions={focus.length > 0 ? { nodes: focus, padding: 0.3 } : { padding: 0.1 }}
+        minZoom={0.05}
         nodesConnectable={editable}
         onConnect={(c: Connection) => c.source && c.target && onConnect?.(c.source, c.target)}
         onEdgesDelete={(deleted) => deleted.forEach((e) => onDeleteDependency?.(e.id))}

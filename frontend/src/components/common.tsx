@@ -11,6 +11,7 @@ const KINDS: Record<string, StatusIndicatorProps.Type> = {
   APPROVED: "success",
   PENDING: "pending",
   WAITING: "pending",
+  AWAITING_APPROVAL: "pending",
   FAILED: "error",
   TIMED_OUT: "error",
   REJECTED: "error",
@@ -61,11 +62,11 @@ export function download(name: string, text: string, type: string): void {
 }
 
 /** A dialog's footer: Cancel, and the primary action. */
-export function DialogFooter(props: { action: string; busy: boolean; disabled?: boolean; onAction: () => void; onCancel: () => void }) {
+export function DialogFooter(props: { action: string; busy: boolean; disabled?: boolean; dismiss?: string; onAction: () => void; onCancel: () => void }) {
   return (
     <Box float="right">
       <SpaceBetween direction="horizontal" size="xs">
-        <Button variant="link" onClick={props.onCancel}>Cancel</Button>
+        <Button variant="link" onClick={props.onCancel}>{props.dismiss ?? "Cancel"}</Button>
         <Button variant="primary" disabled={props.disabled} loading={props.busy} onClick={props.onAction}>{props.action}</Button>
       </SpaceBetween>
     </Box>

@@ -1,3 +1,5 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildGraph, statusOf } from "./graph";
 import type { PlanDocument } from "./types";
@@ -89,6 +91,19 @@ describe("buildGraph", () => {
     expect(statusOf({ key: "k", status: "APPROVED" })).toBe("succeeded");
     expect(statusOf({ key: "k", status: "TIMED_OUT" })).toBe("failed");
     expect(statusOf({ key: "k", status: "REJECTED" })).toBe("failed");
+    expect(statusOf({ key: "k", status: "AWAITING_APPROVAL" })).toBe("waiting");
+  });
+
+  it("shows red only for the failures among the statuses the compiled machines record", () => {
+    // Every `:status` the checked-in machines write (aslgen's output), read from the files.
+    const dir = join(__dirname, "../../../statemachines");
+    const recorded = new Set<string>();
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".asl.json"))) {
+      for (const m of readFileSync(join(dir, file), "utf8").matchAll(/":status":\s*\{\s*"S":\s*"([A-Z_]+)"/g)) recorded.add(m[1]!);
+    }
+    expect(recorded.size).toBeGreaterThanOrEqual(6);
+    const shownFailed = [...recorded].filter((s) => statusOf({ key: "k", status: s }) === "failed").sort();
+    expect(shownFailed).toEqual(["FAILED", "REJECTED", "TIMED_OUT"]);
   });
 
   it("lays out a 3,000-server plan's graph quickly enough to draw", () => {

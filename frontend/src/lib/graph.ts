@@ -46,6 +46,7 @@ export function statusOf(record: StepRecord | undefined): NodeStatus {
       return "running";
     case "PENDING":
     case "WAITING":
+    case "AWAITING_APPROVAL":
       return "waiting";
     case "SUCCEEDED":
     case "APPROVED":

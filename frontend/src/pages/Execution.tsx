@@ -4,6 +4,7 @@ import Container from "@cloudscape-design/components/container";
 import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import Link from "@cloudscape-design/components/link";
+import Modal from "@cloudscape-design/components/modal";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
 import Table from "@cloudscape-design/components/table";
@@ -12,7 +13,7 @@ import { useEffect, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { useApp } from "../App";
 import { get, post } from "../api";
-import { ErrorAlert, Status, time } from "../components/common";
+import { DialogFooter, ErrorAlert, Status, time } from "../components/common";
 import { PlanGraph } from "../components/PlanGraph";
 import { formatSeconds, seconds } from "../lib/report";
 import { stepTree } from "../lib/steps";
@@ -28,6 +29,7 @@ export function ExecutionPage() {
   const client = useQueryClient();
   const started = useRef(performance.now());
   const [chosen, setChosen] = useState<string>();
+  const [confirm, setConfirm] = useState<"cancel" | "cleanup" | null>(null);
   const run = useQuery({
     queryKey: ["execution", id],
     queryFn: () => get<Detail>(`/executions/${id}`),
@@ -65,13 +67,25 @@ export function ExecutionPage() {
         actions={
           <SpaceBetween direction="horizontal" size="xs">
             <Button onClick={() => navigate(`/executions/${e.id}/report`)}>Report</Button>
-            {can.operate && e.status === "RUNNING" && <Button onClick={() => act.mutate({ path: `/executions/${e.id}/cancel` })}>Cancel</Button>}
-            {can.operate && e.mode === "DRILL" && e.status !== "RUNNING" && <Button onClick={() => act.mutate({ path: `/executions/${e.id}/cleanup` })}>Clean up</Button>}
+            {can.operate && e.status === "RUNNING" && <Button onClick={() => setConfirm("cancel")}>Cancel execution</Button>}
+            {can.operate && e.mode === "DRILL" && e.status !== "RUNNING" && <Button onClick={() => setConfirm("cleanup")}>Clean up</Button>}
           </SpaceBetween>
         }>
         {e.id}
       </Header>
       <ErrorAlert error={act.error} />
+      <Modal visible={confirm !== null} onDismiss={() => setConfirm(null)}
+        header={confirm === "cancel" ? `Cancel this ${e.mode === "DRILL" ? "drill" : "recovery"}?` : "Terminate the drill's recovery instances?"}
+        footer={
+          <DialogFooter busy={act.isPending} dismiss={confirm === "cancel" ? "Keep running" : "Keep them"}
+            action={confirm === "cancel" ? "Cancel execution" : "Terminate instances"}
+            onCancel={() => setConfirm(null)}
+            onAction={() => act.mutate({ path: `/executions/${e.id}/${confirm}` }, { onSettled: () => setConfirm(null) })} />
+        }>
+        {confirm === "cancel"
+          ? "The state machine stops at once and the plan's servers are released. Instances DRS has already launched keep running: a drill's can be cleaned up from this page afterwards; a recovery's stay, as they are your recovered workload."
+          : "Every drill recovery instance of this plan's servers is terminated through DRS. Replication is not affected."}
+      </Modal>
       <Container>
         <KeyValuePairs columns={5} items={[
           { label: "Status", value: <span data-testid="execution-status"><Status value={e.status} /></span> },
