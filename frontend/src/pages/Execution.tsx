@@ -36,7 +36,13 @@ export function ExecutionPage() {
     // Live while it runs: a poll every 2 s (target ≤ 5 s).
     refetchInterval: (q) => (q.state.data?.status === "RUNNING" ? 2000 : false),
   });
-  const plan = useQuery({ queryKey: ["plan", run.data?.planId], queryFn: () => get<StoredPlan>(`/plans/${run.data?.planId}`), enabled: !!run.data?.planId });
+  // The graph is of the plan version this execution runs, whatever was saved since.
+  const version = run.data?.planVersion;
+  const plan = useQuery({
+    queryKey: ["plan", run.data?.planId, version ?? "current"],
+    queryFn: () => get<StoredPlan>(`/plans/${run.data?.planId}${version ? `?version=${version}` : ""}`),
+    enabled: !!run.data?.planId,
+  });
   const approvals = useQuery({
     queryKey: ["approvals"],
     queryFn: () => get<{ items: Approval[] }>("/approvals"),
@@ -57,7 +63,7 @@ export function ExecutionPage() {
   if (!run.data) return <ErrorAlert error={run.error} />;
   const e = run.data;
   const steps = stepTree(e.steps ?? []);
-  const current = steps.find((s) => s.status === "RUNNING" || s.status === "WAITING" || s.status === "PENDING");
+  const current = steps.find((s) => ["RUNNING", "AWAITING_APPROVAL", "WAITING", "PENDING"].includes(s.status));
   // The log shown: the step chosen, else the current one, else the last to start.
   const shown = steps.find((s) => s.key === chosen) ?? current ?? steps.at(-1);
   const mine = (approvals.data?.items ?? []).filter((a) => a.executionName === e.id);
