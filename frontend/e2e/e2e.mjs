@@ -227,6 +227,10 @@ try {
   await page.goto(`${base}/approvals`);
   await page.getByRole("heading", { name: "Approvals", level: 1 }).waitFor();
   await audit(page, "approvals");
+  await page.getByRole("button", { name: "Decided" }).click();
+  await page.getByRole("row").filter({ hasText: "Open the web tier" }).filter({ hasText: "approver" }).filter({ hasText: "E2E: go ahead" }).waitFor();
+  check(true, "the approvals page lists the decision, its decider and comment");
+  await audit(page, "approvals-decided");
 } catch (e) {
   failed = true;
   console.error(`FAILED  ${e instanceof Error ? e.message : e}`);

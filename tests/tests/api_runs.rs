@@ -204,6 +204,36 @@ async fn a_drill_runs_through_approval_by_the_api() {
         (decided["status"].clone(), decided["decidedBy"].clone()),
         (json!("APPROVED"), json!("approver"))
     );
+    // The record of decisions: the inbox's second list.
+    let (status, record) = api
+        .call(
+            Some("Approver"),
+            Method::GET,
+            "/api/approvals?status=decided",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{record}");
+    assert!(
+        record["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["approvalId"] == approval["approvalId"]
+                && a["status"] == "APPROVED"
+                && a["decidedBy"] == "approver"),
+        "{record}"
+    );
+    let (status, bad) = api
+        .call(
+            Some("Approver"),
+            Method::GET,
+            "/api/approvals?status=everything",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad.to_string().contains("`everything`"), "{bad}");
 
     // The drill cleaned up after itself; an explicit cleanup finds nothing left.
     let (status, body) = api

@@ -8,7 +8,7 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, Detail};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,22 +55,63 @@ fn view(approval: &Item) -> Value {
     v
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+}
+
+/// How many decided approvals `?status=decided` returns, newest first.
+const DECIDED_SHOWN: usize = 100;
+
+/// `?status=pending` (the default): what the caller may decide now. `?status=decided`:
+/// the latest decisions (approved, rejected, timed out), for the record.
 pub async fn list(
     State(state): State<Arc<AppState>>,
     principal: axum::Extension<Principal>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let items: Vec<Value> = state
-        .records
-        .approvals()
-        .await
-        .map_err(store)?
-        .iter()
-        .filter(|a| text(a, "status") == "PENDING")
-        .filter(|a| expires_at(a).is_none_or(|t| t > now))
-        .filter(|a| may_decide(a, &principal))
-        .map(view)
-        .collect();
+    let all = state.records.approvals().await.map_err(store)?;
+    let items: Vec<Value> = match query.status.as_deref().unwrap_or("pending") {
+        "pending" => all
+            .iter()
+            .filter(|a| text(a, "status") == "PENDING")
+            .filter(|a| expires_at(a).is_none_or(|t| t > now))
+            .filter(|a| may_decide(a, &principal))
+            .map(view)
+            .collect(),
+        "decided" => {
+            // Decided, or left undecided past the deadline (the machine moved on: EXPIRED).
+            let mut decided: Vec<(String, Value)> = all
+                .iter()
+                .filter_map(|a| {
+                    let expired = expires_at(a).is_some_and(|t| t <= now);
+                    let mut v = view(a);
+                    if text(a, "status") != "PENDING" {
+                        Some((text(a, "decidedAt"), v))
+                    } else if expired {
+                        v["status"] = json!("EXPIRED");
+                        let at = v["expiresAt"].as_str().unwrap_or_default().to_owned();
+                        Some((at, v))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            // ISO 8601 UTC sorts as text; newest first.
+            decided.sort_by(|a, b| b.0.cmp(&a.0));
+            decided
+                .into_iter()
+                .take(DECIDED_SHOWN)
+                .map(|(_, v)| v)
+                .collect()
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "status `{other}` is not pending or decided"
+            )));
+        }
+    };
     Ok(Json(json!({ "items": items })))
 }
 

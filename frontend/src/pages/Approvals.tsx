@@ -5,6 +5,7 @@ import FormField from "@cloudscape-design/components/form-field";
 import Header from "@cloudscape-design/components/header";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import Link from "@cloudscape-design/components/link";
+import SegmentedControl from "@cloudscape-design/components/segmented-control";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Spinner from "@cloudscape-design/components/spinner";
 import Table from "@cloudscape-design/components/table";
@@ -19,23 +20,47 @@ import type { Approval } from "../lib/types";
 
 export function ApprovalsPage() {
   const navigate = useNavigate();
-  const list = useQuery({ queryKey: ["approvals"], queryFn: () => get<{ items: Approval[] }>("/approvals"), refetchInterval: 5000 });
+  const [view, setView] = useState<"pending" | "decided">("pending");
+  const list = useQuery({ queryKey: ["approvals", view], queryFn: () => get<{ items: Approval[] }>(`/approvals?status=${view}`), refetchInterval: 5000 });
+  const title = (a: Approval) => (
+    <Link href={`/approvals/${a.approvalId}`} onFollow={(e) => { e.preventDefault(); navigate(`/approvals/${a.approvalId}`); }}>{a.title ?? a.approvalId}</Link>
+  );
   return (
     <SpaceBetween size="m">
       <ErrorAlert error={list.error} />
       <Table
-        header={<Header variant="h1" counter={`(${list.data?.items.length ?? 0})`} description="Approvals waiting for you">Approvals</Header>}
+        header={
+          <Header variant="h1" counter={`(${list.data?.items.length ?? 0})`} description={view === "pending" ? "Approvals waiting for you" : "The latest decisions, newest first"}
+            actions={
+              <SegmentedControl selectedId={view} label="Which approvals" onChange={(e) => setView(e.detail.selectedId as "pending" | "decided")}
+                options={[{ id: "pending", text: "Waiting for you" }, { id: "decided", text: "Decided" }]} />
+            }>
+            Approvals
+          </Header>
+        }
         loading={list.isPending}
         items={list.data?.items ?? []}
         trackBy="approvalId"
-        columnDefinitions={[
-          { id: "title", header: "Approval", cell: (a) => <Link href={`/approvals/${a.approvalId}`} onFollow={(e) => { e.preventDefault(); navigate(`/approvals/${a.approvalId}`); }}>{a.title ?? a.approvalId}</Link> },
-          { id: "plan", header: "Plan", cell: (a) => a.planId },
-          { id: "mode", header: "Mode", cell: (a) => a.mode },
-          { id: "requested", header: "Requested", cell: (a) => time(a.requestedAt) },
-          { id: "expires", header: "Expires", cell: (a) => time(a.expiresAt) },
-        ]}
-        empty="Nothing waits for your approval"
+        columnDefinitions={
+          view === "pending"
+            ? [
+                { id: "title", header: "Approval", cell: title },
+                { id: "plan", header: "Plan", cell: (a) => a.planId },
+                { id: "mode", header: "Mode", cell: (a) => a.mode },
+                { id: "requested", header: "Requested", cell: (a) => time(a.requestedAt) },
+                { id: "expires", header: "Expires", cell: (a) => time(a.expiresAt) },
+              ]
+            : [
+                { id: "title", header: "Approval", cell: title },
+                { id: "plan", header: "Plan", cell: (a) => a.planId },
+                { id: "mode", header: "Mode", cell: (a) => a.mode },
+                { id: "decision", header: "Decision", cell: (a) => <Status value={a.status} /> },
+                { id: "by", header: "By", cell: (a) => a.decidedBy ?? "—" },
+                { id: "at", header: "At", cell: (a) => time(a.decidedAt ?? a.expiresAt) },
+                { id: "comment", header: "Comment", cell: (a) => a.decisionComment || "—" },
+              ]
+        }
+        empty={view === "pending" ? "Nothing waits for your approval" : "No decision yet"}
       />
     </SpaceBetween>
   );

@@ -44,8 +44,8 @@ export function ExecutionPage() {
     enabled: !!run.data?.planId,
   });
   const approvals = useQuery({
-    queryKey: ["approvals"],
-    queryFn: () => get<{ items: Approval[] }>("/approvals"),
+    queryKey: ["approvals", "pending"],
+    queryFn: () => get<{ items: Approval[] }>("/approvals?status=pending"),
     enabled: can.approve && run.data?.status === "RUNNING",
     refetchInterval: 2000,
   });

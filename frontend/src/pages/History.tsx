@@ -15,6 +15,13 @@ import { formatSeconds, seconds } from "../lib/report";
 import type { Execution } from "../lib/types";
 
 const ANY = { value: "", label: "Any" };
+
+type SortField = "startedAt" | "planName" | "status" | "duration" | "startedBy";
+
+function compareBy(field: SortField, a: Execution, b: Execution): number {
+  if (field === "duration") return (seconds(a.startedAt, a.endedAt) ?? Infinity) - (seconds(b.startedAt, b.endedAt) ?? Infinity) || 0;
+  return (a[field] ?? "").localeCompare(b[field] ?? "");
+}
 const COLUMNS = ["id", "planId", "planName", "mode", "status", "startedAt", "endedAt", "startedBy", "stoppedBy"];
 
 export function HistoryPage() {
@@ -24,12 +31,13 @@ export function HistoryPage() {
   const [mode, setMode] = useState(ANY);
   const [status, setStatus] = useState(ANY);
   const [descending, setDescending] = useState(true);
+  const [sortBy, setSortBy] = useState<SortField>("startedAt");
   const items = useMemo(() => {
     const all = (runs.data?.items ?? []).filter(
-      (e) => `${e.id} ${e.planName}`.toLowerCase().includes(text.toLowerCase()) && (!mode.value || e.mode === mode.value) && (!status.value || e.status === status.value),
+      (e) => `${e.id} ${e.planName} ${e.startedBy ?? ""}`.toLowerCase().includes(text.toLowerCase()) && (!mode.value || e.mode === mode.value) && (!status.value || e.status === status.value),
     );
-    return all.sort((a, b) => (descending ? -1 : 1) * (a.startedAt ?? "").localeCompare(b.startedAt ?? ""));
-  }, [runs.data, text, mode, status, descending]);
+    return all.sort((a, b) => (descending ? -1 : 1) * compareBy(sortBy, a, b));
+  }, [runs.data, text, mode, status, descending, sortBy]);
   return (
     <SpaceBetween size="m">
       <ErrorAlert error={runs.error} />
@@ -48,9 +56,12 @@ export function HistoryPage() {
         loading={runs.isPending}
         items={items}
         trackBy="id"
-        sortingColumn={{ sortingField: "startedAt" }}
+        sortingColumn={{ sortingField: sortBy }}
         sortingDescending={descending}
-        onSortingChange={(e) => setDescending(e.detail.isDescending ?? true)}
+        onSortingChange={(e) => {
+          setSortBy((e.detail.sortingColumn.sortingField as SortField | undefined) ?? "startedAt");
+          setDescending(e.detail.isDescending ?? false);
+        }}
         filter={
           <SpaceBetween direction="horizontal" size="s">
             <TextFilter filteringClearAriaLabel="Clear filter" filteringText={text} filteringPlaceholder="Find executions" filteringAriaLabel="Filter executions" onChange={(e) => setText(e.detail.filteringText)} />
@@ -60,12 +71,12 @@ export function HistoryPage() {
         }
         columnDefinitions={[
           { id: "id", header: "Execution", cell: (e) => <Link href={`/executions/${e.id}`} onFollow={(ev) => { ev.preventDefault(); navigate(`/executions/${e.id}`); }}>{e.id}</Link> },
-          { id: "plan", header: "Plan", cell: (e) => e.planName },
+          { id: "plan", header: "Plan", cell: (e) => e.planName, sortingField: "planName" },
           { id: "mode", header: "Mode", cell: (e) => e.mode },
-          { id: "status", header: "Status", cell: (e) => <Status value={e.status} /> },
+          { id: "status", header: "Status", cell: (e) => <Status value={e.status} />, sortingField: "status" },
           { id: "startedAt", header: "Started", cell: (e) => time(e.startedAt), sortingField: "startedAt" },
-          { id: "startedBy", header: "Started by", cell: (e) => e.startedBy ?? "—" },
-          { id: "duration", header: "Duration", cell: (e) => formatSeconds(seconds(e.startedAt, e.endedAt)) },
+          { id: "startedBy", header: "Started by", cell: (e) => e.startedBy ?? "—", sortingField: "startedBy" },
+          { id: "duration", header: "Duration", cell: (e) => formatSeconds(seconds(e.startedAt, e.endedAt)), sortingField: "duration" },
         ]}
         empty="No executions yet"
       />
