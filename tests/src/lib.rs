@@ -381,6 +381,12 @@ impl Api {
         serde_json::to_value(&doc.plan).expect("plan JSON")
     }
 
+    /// GET as `role`; returns status and JSON body.
+    pub async fn get(&self, role: &str, path: &str) -> (u16, serde_json::Value) {
+        self.call(Some(role), reqwest::Method::GET, path, None)
+            .await
+    }
+
     /// Sends a request as `role` (`None`: no token); returns status and JSON body.
     pub async fn call(
         &self,

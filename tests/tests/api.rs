@@ -180,9 +180,7 @@ async fn groups_claim_servers_once_and_lock_optimistically() {
     assert_eq!(status, 201, "{body}");
 
     // Source servers show their owners.
-    let (status, body) = api
-        .call(Some("Viewer"), Method::GET, "/api/source-servers", None)
-        .await;
+    let (status, body) = api.get("Viewer", "/api/source-servers").await;
     assert_eq!(status, 200);
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 30);

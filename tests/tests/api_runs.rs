@@ -24,7 +24,7 @@ async fn three_tier_env() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
 async fn wait_for(api: &Api, role: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let started = Instant::now();
     loop {
-        let (status, body) = api.call(Some(role), Method::GET, path, None).await;
+        let (status, body) = api.get(role, path).await;
         if status == 200 && done(&body) {
             return body;
         }
@@ -49,14 +49,7 @@ async fn a_drill_runs_through_approval_by_the_api() {
         )
         .await;
     assert_eq!(status, 403, "a viewer cannot start a run");
-    let (status, preflight) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            "/api/plans/shop-dr/preflight",
-            None,
-        )
-        .await;
+    let (status, preflight) = api.get("Viewer", "/api/plans/shop-dr/preflight").await;
     assert_eq!(
         (status, preflight["ready"].clone()),
         (200, json!(true)),
@@ -75,14 +68,7 @@ async fn a_drill_runs_through_approval_by_the_api() {
     let id = started["id"].as_str().unwrap().to_owned();
     // The dashboard opens straight away: the API records the start (and who made it)
     // before the machine's first state runs.
-    let (status, opened) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            &format!("/api/executions/{id}"),
-            None,
-        )
-        .await;
+    let (status, opened) = api.get("Viewer", &format!("/api/executions/{id}")).await;
     assert_eq!(status, 200, "{opened}");
     assert_eq!(
         (
@@ -94,23 +80,9 @@ async fn a_drill_runs_through_approval_by_the_api() {
         "{opened}"
     );
     // The report reads the version the execution ran, whatever was saved since.
-    let (status, ran) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            "/api/plans/shop-dr?version=1",
-            None,
-        )
-        .await;
+    let (status, ran) = api.get("Viewer", "/api/plans/shop-dr?version=1").await;
     assert_eq!((status, ran["version"].as_u64()), (200, Some(1)), "{ran}");
-    let (status, missing) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            "/api/plans/shop-dr?version=7",
-            None,
-        )
-        .await;
+    let (status, missing) = api.get("Viewer", "/api/plans/shop-dr?version=7").await;
     assert_eq!(status, 404, "{missing}");
     assert!(
         missing["message"]
@@ -119,14 +91,7 @@ async fn a_drill_runs_through_approval_by_the_api() {
             .contains("no version 7"),
         "{missing}"
     );
-    let (status, bad) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            "/api/plans/shop-dr?version=latest",
-            None,
-        )
-        .await;
+    let (status, bad) = api.get("Viewer", "/api/plans/shop-dr?version=latest").await;
     assert_eq!(status, 400, "{bad}");
     assert!(
         bad["message"].as_str().unwrap().contains("`latest`"),
@@ -161,7 +126,7 @@ async fn a_drill_runs_through_approval_by_the_api() {
     );
     let approval_id = approval["approvalId"].as_str().unwrap().to_owned();
     let path = format!("/api/approvals/{approval_id}");
-    let (status, seen) = api.call(Some("Viewer"), Method::GET, &path, None).await;
+    let (status, seen) = api.get("Viewer", &path).await;
     assert_eq!((status, seen["status"].clone()), (200, json!("PENDING")));
 
     let approve = json!({"decision": "APPROVE", "comment": "web tier may open"});
@@ -199,20 +164,13 @@ async fn a_drill_runs_through_approval_by_the_api() {
     let steps = done["steps"].as_array().unwrap();
     let approval_step = steps.iter().find(|s| s["key"] == "w3.before1").unwrap();
     assert_eq!(approval_step["status"], "APPROVED");
-    let (_, decided) = api.call(Some("Viewer"), Method::GET, &path, None).await;
+    let (_, decided) = api.get("Viewer", &path).await;
     assert_eq!(
         (decided["status"].clone(), decided["decidedBy"].clone()),
         (json!("APPROVED"), json!("approver"))
     );
     // The record of decisions: the inbox's second list.
-    let (status, record) = api
-        .call(
-            Some("Approver"),
-            Method::GET,
-            "/api/approvals?status=decided",
-            None,
-        )
-        .await;
+    let (status, record) = api.get("Approver", "/api/approvals?status=decided").await;
     assert_eq!(status, 200, "{record}");
     assert!(
         record["items"]
@@ -225,12 +183,7 @@ async fn a_drill_runs_through_approval_by_the_api() {
         "{record}"
     );
     let (status, bad) = api
-        .call(
-            Some("Approver"),
-            Method::GET,
-            "/api/approvals?status=everything",
-            None,
-        )
+        .get("Approver", "/api/approvals?status=everything")
         .await;
     assert_eq!(status, 400, "{bad}");
     assert!(bad.to_string().contains("`everything`"), "{bad}");
@@ -252,11 +205,9 @@ async fn a_drill_runs_through_approval_by_the_api() {
     // Per-step logs: the DRS job log of a launch, and what an SSM step's command printed
     // on each recovered instance (moto runs no agent: status and exit code, empty output).
     let (status, launch) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
+        .get(
+            "Viewer",
             &format!("/api/executions/{id}/steps/w2.shop-app/logs"),
-            None,
         )
         .await;
     assert_eq!(status, 200, "{launch}");
@@ -265,11 +216,9 @@ async fn a_drill_runs_through_approval_by_the_api() {
         "{launch}"
     );
     let (status, script) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
+        .get(
+            "Viewer",
             &format!("/api/executions/{id}/steps/w2.shop-app.step1/logs"),
-            None,
         )
         .await;
     assert_eq!(status, 200, "{script}");
@@ -291,11 +240,9 @@ async fn a_drill_runs_through_approval_by_the_api() {
         "{script}"
     );
     let (status, missing) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
+        .get(
+            "Viewer",
             &format!("/api/executions/{id}/steps/w9.nothing/logs"),
-            None,
         )
         .await;
     assert_eq!(status, 404);
@@ -307,28 +254,16 @@ async fn a_drill_runs_through_approval_by_the_api() {
         "{missing}"
     );
     let (status, instances) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            &format!("/api/executions/{id}/instances"),
-            None,
-        )
+        .get("Viewer", &format!("/api/executions/{id}/instances"))
         .await;
     assert_eq!(status, 200, "{instances}");
     assert!(instances["items"].is_array(), "{instances}");
     let (status, list) = api
-        .call(
-            Some("Viewer"),
-            Method::GET,
-            "/api/executions?plan=shop-dr&mode=DRILL",
-            None,
-        )
+        .get("Viewer", "/api/executions?plan=shop-dr&mode=DRILL")
         .await;
     assert_eq!(status, 200);
     assert_eq!(list["items"][0]["id"], id);
-    let (status, _) = api
-        .call(Some("Viewer"), Method::GET, "/api/executions?limit=0", None)
-        .await;
+    let (status, _) = api.get("Viewer", "/api/executions?limit=0").await;
     assert_eq!(status, 400);
     env.stop().await;
 }
