@@ -1,5 +1,6 @@
 //! Executions and approvals through the API, with the machines running in moto.
 
+use aws_sdk_dynamodb::types::AttributeValue::{S, Ss};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -253,6 +254,40 @@ async fn a_drill_runs_through_approval_by_the_api() {
             .contains("`w9.nothing`"),
         "{missing}"
     );
+    // A command SSM no longer has (it keeps them 30 days) is named; the rest still shows.
+    env.ddb
+        .update_item()
+        .table_name(system_tests::TABLE)
+        .key("pk", S(format!("EXEC#{id}")))
+        .key("sk", S("STEP#w2.shop-app.step1".into()))
+        .update_expression("ADD commandIds :gone")
+        .expression_attribute_values(":gone", Ss(vec!["0f0e0d0c-gone".into()]))
+        .send()
+        .await
+        .unwrap();
+    let (status, script) = api
+        .get(
+            "Viewer",
+            &format!("/api/executions/{id}/steps/w2.shop-app.step1/logs"),
+        )
+        .await;
+    assert_eq!(status, 200, "{script}");
+    let commands = script["commands"].as_array().unwrap();
+    assert_eq!(commands.len(), 2, "{script}");
+    let gone = commands
+        .iter()
+        .find(|c| c["commandId"] == "0f0e0d0c-gone")
+        .unwrap();
+    assert!(
+        gone["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{script}"
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| c["document"] == "AWS-RunShellScript"),
+        "{script}"
+    );
     let (status, instances) = api
         .get("Viewer", &format!("/api/executions/{id}/instances"))
         .await;
@@ -406,6 +441,16 @@ async fn expired_and_rejected_approvals_and_cancel() {
         )
         .await;
     assert_eq!(status, 410, "{body}");
+    // It is on the record as expired, undecided.
+    let (_, record) = api.get("Approver", "/api/approvals?status=decided").await;
+    assert!(
+        record["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["approvalId"] == approval_id.as_str() && a["status"] == "EXPIRED"),
+        "{record}"
+    );
 
     // Cancel stops the machine and terminates the drill's instances.
     let (status, body) = api

@@ -43,8 +43,13 @@ pub async fn step(
     for (index, job) in job_ids.iter().take(MAX_JOBS).cloned().enumerate() {
         let drs = state.drs.clone();
         jobs.spawn(async move {
-            let log = drs.job_log(&job).await?;
-            Ok::<_, ApiError>((index, json!({"jobId": job, "log": log})))
+            // One unreadable log (an expired job, a throttled call) is shown as such; the
+            // rest of the step's log still answers.
+            let entry = match drs.job_log(&job).await {
+                Ok(log) => json!({"jobId": job, "log": log}),
+                Err(e) => json!({"jobId": job, "log": [], "error": e.message}),
+            };
+            Ok::<_, ApiError>((index, entry))
         });
     }
     let command_ids = string_set(record, "commandIds");
@@ -52,8 +57,11 @@ pub async fn step(
     for (index, command) in command_ids.iter().take(MAX_COMMANDS).cloned().enumerate() {
         let ssm = state.ssm.clone();
         commands.spawn(async move {
-            let log = ssm.command_log(&command, MAX_INSTANCES).await?;
-            Ok::<_, ApiError>((index, serde_json::to_value(log).unwrap_or(Value::Null)))
+            let entry = match ssm.command_log(&command, MAX_INSTANCES).await {
+                Ok(log) => serde_json::to_value(log).unwrap_or(Value::Null),
+                Err(e) => json!({"commandId": command, "invocations": [], "error": e.message}),
+            };
+            Ok::<_, ApiError>((index, entry))
         });
     }
     let jobs = collect(jobs).await?;

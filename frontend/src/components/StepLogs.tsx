@@ -42,12 +42,13 @@ function Output({ label, text }: { label: string; text: string }) {
 }
 
 function Command({ command }: { command: CommandLog }) {
-  const more = command.instanceCount - command.invocations.length;
+  const more = (command.instanceCount ?? 0) - command.invocations.length;
   return (
     <SpaceBetween size="xs">
       <Box variant="h4">
-        {command.document} <SsmStatus value={command.status} /> <Box variant="small">command {command.commandId}</Box>
+        {command.document ?? "SSM command"} {command.status && <SsmStatus value={command.status} />} <Box variant="small">command {command.commandId}</Box>
       </Box>
+      {command.error && <Box color="text-status-error">{command.error}</Box>}
       {command.invocations.map((i) => (
         <ExpandableSection key={i.instanceId} headerText={`${i.instanceId}: ${i.status}, exit code ${i.responseCode}`} defaultExpanded={i.status !== "Success"}>
           <Box variant="small">
@@ -89,7 +90,7 @@ export function StepLogs({ execution, step, live }: { execution: string; step: S
                 <Table
                   key={j.jobId}
                   variant="embedded"
-                  header={<Header variant="h3">DRS job {j.jobId}</Header>}
+                  header={<Header variant="h3" description={j.error}>DRS job {j.jobId}</Header>}
                   items={j.log}
                   columnDefinitions={[
                     { id: "at", header: "Time", cell: (l) => time(l.at) },

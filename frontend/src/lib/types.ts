@@ -111,15 +111,17 @@ export interface Invocation {
 
 export interface CommandLog {
   commandId: string;
-  document: string;
-  status: string;
-  instanceCount: number;
+  document?: string;
+  status?: string;
+  instanceCount?: number;
   invocations: Invocation[];
+  /** Why the command could not be read (e.g. SSM keeps commands 30 days). */
+  error?: string;
 }
 
 /** `GET /executions/{id}/steps/{key}/logs`: the step's record with its logs. */
 export interface StepLog extends StepRecord {
-  jobs: { jobId: string; log: JobLogEntry[] }[];
+  jobs: { jobId: string; log: JobLogEntry[]; error?: string }[];
   commands: CommandLog[];
   moreJobs: number;
   moreCommands: number;
