@@ -58,24 +58,24 @@ impl Commands for Ssm {
             )));
         };
         let instances = command.instance_ids();
-        // One call per instance (GetCommandInvocation), side by side: the same calls the
-        // machine makes, so the API role needs nothing the machines' role lacks.
+        // One GetCommandInvocation per instance, side by side (moto has no
+        // ListCommandInvocations, which would be one call).
         let mut calls = tokio::task::JoinSet::new();
         for (index, instance) in instances.iter().take(limit).enumerate() {
             let client = self.0.clone();
             let (command_id, instance) = (command_id.to_owned(), instance.clone());
             calls.spawn(async move {
-                let out = client
+                let answer = client
                     .get_command_invocation()
                     .command_id(&command_id)
                     .instance_id(&instance)
                     .send()
-                    .await
-                    .map_err(|e| ssm_error("GetCommandInvocation", e.into_service_error()))?;
+                    .await;
                 let text = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
-                Ok::<_, ApiError>((
-                    index,
-                    Invocation {
+                // One instance that cannot be read (not yet delivered, throttled) is shown
+                // as such; the others still show what they printed.
+                let invocation = match answer {
+                    Ok(out) => Invocation {
                         instance_id: instance,
                         status: out
                             .status()
@@ -87,12 +87,23 @@ impl Commands for Ssm {
                         output: out.standard_output_content().unwrap_or_default().to_owned(),
                         error_output: out.standard_error_content().unwrap_or_default().to_owned(),
                     },
-                ))
+                    Err(e) => Invocation {
+                        instance_id: instance,
+                        status: "Unavailable".into(),
+                        response_code: -1,
+                        started_at: None,
+                        ended_at: None,
+                        output: String::new(),
+                        error_output: ssm_error("GetCommandInvocation", e.into_service_error())
+                            .message,
+                    },
+                };
+                (index, invocation)
             });
         }
         let mut invocations = Vec::new();
         while let Some(done) = calls.join_next().await {
-            invocations.push(done.map_err(|e| ApiError::internal(e.to_string()))??);
+            invocations.push(done.map_err(|e| ApiError::internal(e.to_string()))?);
         }
         invocations.sort_by_key(|(index, _)| *index);
         Ok(CommandLog {

@@ -143,7 +143,10 @@ try {
   await page.getByRole("button", { name: "Add step to wave 1 group 1" }).click();
   await page.getByRole("menuitem", { name: "SSM document (script or runbook)" }).click();
   await page.getByLabel("wave 1 group 1 step 1 name").fill("Check the database");
-  await page.getByLabel("wave 1 group 1 step 1 parameter commands values").fill("echo e2e-ready\nsystemctl is-active postgresql");
+  // Typed key by key, as a person does: spaces and new lines must survive each keystroke.
+  const commands = page.getByLabel("wave 1 group 1 step 1 parameter commands values");
+  await commands.fill("");
+  await commands.pressSequentially("echo e2e-ready\nsystemctl is-active postgresql");
   await page.getByLabel("wave 1 group 1 step 1 timeout").fill("5 minutes");
   await audit(page, "plan-builder");
   await page.getByRole("button", { name: "Save plan" }).click();
@@ -161,7 +164,8 @@ try {
   check(true, "the State machine tab shows the compiled ASL and its graph");
   await audit(page, "plan-state-machine");
   await page.getByRole("tab", { name: "YAML" }).click();
-  await page.getByTestId("yaml").filter({ hasText: "protectionGroups" }).waitFor();
+  await page.getByTestId("yaml").filter({ hasText: "protectionGroups" }).filter({ hasText: "systemctl is-active postgresql" }).filter({ hasText: "echo e2e-ready" }).waitFor();
+  check(true, "the SSM step's commands, typed key by key, were saved as two commands");
   await audit(page, "plan-yaml");
 
   // A viewer sees the plan but cannot run it.
@@ -231,6 +235,18 @@ try {
   await page.getByRole("row").filter({ hasText: "Open the web tier" }).filter({ hasText: "approver" }).filter({ hasText: "E2E: go ahead" }).waitFor();
   check(true, "the approvals page lists the decision, its decider and comment");
   await audit(page, "approvals-decided");
+
+  // Editing the plan: drills now end on an approval; the saved YAML has it (no `type`, as
+  // the plan model wants).
+  await signIn(page, "planauthor");
+  await page.goto(`${base}/plans/e2e-dr`);
+  await page.getByRole("tab", { name: "Edit" }).click();
+  await choose(page, "Drill cleanup", "Terminate when an approver ends the drill");
+  await page.getByLabel("drill end approval name").fill("End the E2E drill");
+  await page.getByRole("button", { name: "Save plan" }).click();
+  await page.getByRole("tab", { name: "YAML" }).click();
+  await page.getByTestId("yaml").filter({ hasText: "onApproval" }).filter({ hasText: "End the E2E drill" }).waitFor();
+  check(true, "a plan edited to end drills on an approval saved as a new version");
 } catch (e) {
   failed = true;
   console.error(`FAILED  ${e instanceof Error ? e.message : e}`);

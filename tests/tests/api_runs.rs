@@ -223,6 +223,15 @@ async fn a_drill_runs_through_approval_by_the_api() {
         )
         .await;
     assert_eq!(status, 200, "{script}");
+    // What scripts printed is for the roles that act on it, not for Viewers.
+    assert_eq!(script["outputHidden"], true, "{script}");
+    let (_, operator_view) = api
+        .get(
+            "Operator",
+            &format!("/api/executions/{id}/steps/w2.shop-app.step1/logs"),
+        )
+        .await;
+    assert_eq!(operator_view["outputHidden"], false, "{operator_view}");
     let command = &script["commands"][0];
     assert_eq!(
         (
@@ -442,6 +451,8 @@ async fn expired_and_rejected_approvals_and_cancel() {
         .await;
     assert_eq!(status, 410, "{body}");
     // It is on the record as expired, undecided.
+    let (_, seen) = api.get("Viewer", &path).await;
+    assert_eq!(seen["status"], "EXPIRED", "{seen}");
     let (_, record) = api.get("Approver", "/api/approvals?status=decided").await;
     assert!(
         record["items"]

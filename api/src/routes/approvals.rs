@@ -47,10 +47,16 @@ fn may_decide(approval: &Item, principal: &Principal) -> bool {
     })
 }
 
+/// The approval as clients see it. A request left undecided past its deadline reads
+/// EXPIRED: the machine has moved on (its step says TIMED_OUT) and no decision is taken.
 fn view(approval: &Item) -> Value {
     let mut v = item(approval);
-    if let Some(expiry) = expires_at(approval).and_then(|t| t.format(&Rfc3339).ok()) {
-        v["expiresAt"] = json!(expiry);
+    let expiry = expires_at(approval);
+    if let Some(text) = expiry.and_then(|t| t.format(&Rfc3339).ok()) {
+        v["expiresAt"] = json!(text);
+    }
+    if v["status"] == "PENDING" && expiry.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
+        v["status"] = json!("EXPIRED");
     }
     v
 }
@@ -85,16 +91,14 @@ pub async fn list(
             let mut decided: Vec<(String, Value)> = all
                 .iter()
                 .filter_map(|a| {
-                    let expired = expires_at(a).is_some_and(|t| t <= now);
-                    let mut v = view(a);
-                    if text(a, "status") != "PENDING" {
-                        Some((text(a, "decidedAt"), v))
-                    } else if expired {
-                        v["status"] = json!("EXPIRED");
-                        let at = v["expiresAt"].as_str().unwrap_or_default().to_owned();
-                        Some((at, v))
-                    } else {
-                        None
+                    let v = view(a);
+                    match v["status"].as_str() {
+                        Some("PENDING") => None,
+                        Some("EXPIRED") => {
+                            let at = v["expiresAt"].as_str().unwrap_or_default().to_owned();
+                            Some((at, v))
+                        }
+                        _ => Some((text(a, "decidedAt"), v)),
                     }
                 })
                 .collect();

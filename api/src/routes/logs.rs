@@ -5,6 +5,7 @@
 use super::executions::{load, plan_servers};
 use super::records::{item, text};
 use crate::app::AppState;
+use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -24,8 +25,16 @@ fn string_set(record: &crate::store::Item, attr: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether the caller sees what scripts printed: output from recovered production
+/// instances can hold configuration a read-only Viewer should not get. Status and exit
+/// codes are shown to everyone.
+fn sees_output(principal: &Principal) -> bool {
+    principal.roles.iter().any(|r| *r != Role::Viewer)
+}
+
 pub async fn step(
     State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (_, steps) = load(&state, &id).await?;
@@ -65,7 +74,18 @@ pub async fn step(
         });
     }
     let jobs = collect(jobs).await?;
-    let commands = collect(commands).await?;
+    let mut commands = collect(commands).await?;
+    let hidden = !sees_output(&principal);
+    if hidden {
+        for invocation in commands
+            .iter_mut()
+            .filter_map(|c| c["invocations"].as_array_mut())
+            .flatten()
+        {
+            invocation["output"] = json!("");
+            invocation["errorOutput"] = json!("");
+        }
+    }
 
     let mut out = item(record);
     out["key"] = json!(key);
@@ -73,6 +93,7 @@ pub async fn step(
     out["commands"] = Value::Array(commands);
     out["moreJobs"] = json!(job_ids.len().saturating_sub(MAX_JOBS));
     out["moreCommands"] = json!(command_ids.len().saturating_sub(MAX_COMMANDS));
+    out["outputHidden"] = json!(hidden);
     Ok(Json(out))
 }
 

@@ -63,11 +63,9 @@ pub async fn get(
     };
     state
         .plans
-        .versions(&id)
+        .version(&id, version)
         .await
         .map_err(store_error)?
-        .into_iter()
-        .find(|p| p.version == version)
         .map(Json)
         .ok_or_else(|| {
             ApiError::not_found(format!("recovery plan `{id}` has no version {version}"))

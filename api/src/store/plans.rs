@@ -29,6 +29,8 @@ pub trait PlanStore: Send + Sync {
     /// Saves a new version: `expected` is the version replaced (`None` to create).
     async fn save(&self, plan: &StoredPlan, expected: Option<u64>) -> Result<(), StoreError>;
     async fn versions(&self, id: &str) -> Result<Vec<StoredPlan>, StoreError>;
+    /// One saved version, as it was (what an execution ran).
+    async fn version(&self, id: &str, version: u64) -> Result<Option<StoredPlan>, StoreError>;
     async fn delete(&self, id: &str, expected: u64) -> Result<(), StoreError>;
 }
 
@@ -81,6 +83,22 @@ fn plan_of(item: &HashMap<String, AttributeValue>) -> Result<StoredPlan, StoreEr
     })
 }
 
+impl Dynamo {
+    async fn plan_item(&self, id: &str, sort: &str) -> Result<Option<StoredPlan>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("PLAN#{id}")))
+            .key("sk", s(sort))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(e.into_service_error()))?;
+        out.item.as_ref().map(plan_of).transpose()
+    }
+}
+
 #[async_trait]
 impl PlanStore for Dynamo {
     async fn list(&self) -> Result<Vec<StoredPlan>, StoreError> {
@@ -95,17 +113,11 @@ impl PlanStore for Dynamo {
     }
 
     async fn get(&self, id: &str) -> Result<Option<StoredPlan>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&format!("PLAN#{id}")))
-            .key("sk", s("PLAN"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend(e.into_service_error()))?;
-        out.item.as_ref().map(plan_of).transpose()
+        self.plan_item(id, "PLAN").await
+    }
+
+    async fn version(&self, id: &str, version: u64) -> Result<Option<StoredPlan>, StoreError> {
+        self.plan_item(id, &format!("V#{version:06}")).await
     }
 
     async fn save(&self, plan: &StoredPlan, expected: Option<u64>) -> Result<(), StoreError> {
@@ -155,17 +167,29 @@ impl PlanStore for Dynamo {
     }
 
     async fn versions(&self, id: &str) -> Result<Vec<StoredPlan>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :v)")
-            .expression_attribute_values(":pk", s(&format!("PLAN#{id}")))
-            .expression_attribute_values(":v", s("V#"))
-            .send()
-            .await
-            .map_err(|e| backend(e.into_service_error()))?;
-        out.items().iter().map(plan_of).collect()
+        // Every page: each version holds its whole plan, so a much-edited plan passes 1 MB.
+        let mut plans = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :v)")
+                .expression_attribute_values(":pk", s(&format!("PLAN#{id}")))
+                .expression_attribute_values(":v", s("V#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+            for item in page.items() {
+                plans.push(plan_of(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(plans);
+            }
+        }
     }
 
     async fn delete(&self, id: &str, expected: u64) -> Result<(), StoreError> {

@@ -31,7 +31,8 @@ function parseKey(key: string): [number, string] | null {
 }
 const opt = (v: string, label = v) => ({ value: v, label });
 
-type Cleanup = "immediate" | "keep" | { after: string } | { onApproval: Step };
+// `onApproval` is an approval step's fields without `type` (the plan model has none there).
+type Cleanup = "immediate" | "keep" | { after: string } | { onApproval: Omit<Step, "type"> };
 
 const CLEANUPS: Record<ReturnType<typeof cleanupKind>, string> = {
   immediate: "Terminate at once",
@@ -60,7 +61,8 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
       existing ? put<StoredPlan>(`/plans/${existing.id}`, { plan: doc, version: existing.version }) : post<StoredPlan>("/plans", { plan: doc }),
     onSuccess: (saved) => {
       void client.invalidateQueries({ queryKey: ["plans"] });
-      void client.invalidateQueries({ queryKey: ["plan", saved.id] });
+      // Every view of the plan shows the saved version: graph, YAML, ASL, pre-flight.
+      for (const view of ["plan", "yaml", "asl", "preflight"]) void client.invalidateQueries({ queryKey: [view, saved.id] });
       navigate(`/plans/${saved.id}`);
     },
   });
@@ -162,7 +164,7 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
                 options={Object.entries(CLEANUPS).map(([v, label]) => opt(v, label))}
                 onChange={(e) => update((p) => {
                   const v = e.detail.selectedOption.value;
-                  const c: Cleanup = v === "after" ? { after: "1h" } : v === "onApproval" ? { onApproval: { type: "approval", name: "End drill", timeout: "24h" } } : v === "keep" ? "keep" : "immediate";
+                  const c: Cleanup = v === "after" ? { after: "1h" } : v === "onApproval" ? { onApproval: { name: "End drill", timeout: "24h" } } : v === "keep" ? "keep" : "immediate";
                   p.drill = { cleanup: c };
                 })} />
             </FormField>
@@ -174,8 +176,10 @@ export function PlanEditor({ existing }: { existing?: StoredPlan }) {
             )}
             {cleanup === "onApproval" && (
               <Container variant="stacked" header={<Header variant="h3">Approval that ends the drill</Header>}>
-                <StepForm step={(cleanupValue as { onApproval: Step }).onApproval} label="drill end approval" err={(f) => err(f ? `drill.cleanup.onApproval.${f}` : "drill.cleanup.onApproval")}
-                  set={(step) => update((p) => { p.drill = { cleanup: { onApproval: step } }; })} />
+                {err("drill.cleanup.onApproval") && <Box color="text-status-error">{err("drill.cleanup.onApproval")}</Box>}
+                <StepForm step={{ ...(cleanupValue as { onApproval: Omit<Step, "type"> }).onApproval, type: "approval" }} label="drill end approval"
+                  err={(f) => err(f ? `drill.cleanup.onApproval.${f}` : "drill.cleanup.onApproval")}
+                  set={({ type: _approval, ...fields }) => update((p) => { p.drill = { cleanup: { onApproval: fields } }; })} />
               </Container>
             )}
           </SpaceBetween>

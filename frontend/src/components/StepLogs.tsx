@@ -102,6 +102,9 @@ export function StepLogs({ execution, step, live }: { execution: string; step: S
                 />
               ))}
               {data.moreJobs > 0 && <Box variant="small">and {data.moreJobs} more DRS jobs</Box>}
+              {data.outputHidden && data.commands.length > 0 && (
+                <Box variant="small">What the commands printed is shown to operators, plan authors, approvers and admins; you see their status and exit codes.</Box>
+              )}
               {data.commands.map((c) => (
                 <Command key={c.commandId} command={c} />
               ))}

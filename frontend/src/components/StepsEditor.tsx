@@ -14,7 +14,8 @@ import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Textarea from "@cloudscape-design/components/textarea";
 import Toggle from "@cloudscape-design/components/toggle";
-import { type CheckKind, STEP_TYPES, checkKind, linesToValues, move, newCheck, newStep, portValue, renameKey, valuesToLines } from "../lib/stepForm";
+import { useEffect, useState } from "react";
+import { type CheckKind, type ParameterRow, STEP_TYPES, checkKind, commaList, fromRows, move, newCheck, newStep, portValue, toRows } from "../lib/stepForm";
 import type { Step } from "../lib/types";
 
 const opt = (value: string, label = value) => ({ value, label });
@@ -36,24 +37,49 @@ export function stepFields(prefix: string, steps: Step[]): string[] {
 
 type Obj = Record<string, unknown>;
 
+/** Parameter rows kept as typed (a trailing space or an empty new line survives); the
+ * parameters go up as SSM takes them. A change from outside (another step moved into
+ * this place) replaces the rows. */
 function Parameters({ value, onChange, label, errorText }: { value: Record<string, string[]>; onChange: (v: Record<string, string[]>) => void; label: string; errorText?: string }) {
+  const [rows, setRows] = useState<ParameterRow[]>(() => toRows(value));
+  const mine = fromRows(rows);
+  useEffect(() => {
+    if (JSON.stringify(fromRows(rows).params) !== JSON.stringify(value)) setRows(toRows(value));
+    // Only an outside change of `value` may reset what is being typed.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  const edit = (next: ParameterRow[]) => {
+    setRows(next);
+    onChange(fromRows(next).params);
+  };
   return (
     // Not a FormField: its label would name every control inside instead of each one's own.
     <SpaceBetween size="xs">
       <Box variant="awsui-key-label">Parameters</Box>
       <Box variant="small">One value per line (e.g. one shell command per line for commands)</Box>
       {errorText && <Box color="text-status-error">{errorText}</Box>}
-        {Object.entries(value).map(([name, values], pi) => (
-          <ColumnLayout key={pi} columns={3}>
-            <Input value={name} ariaLabel={`${label} parameter ${pi + 1} name`} onChange={(e) => onChange(renameKey(value, name, e.detail.value))} />
-            <Textarea rows={Math.min(6, Math.max(2, values.length))} value={valuesToLines(values)} ariaLabel={`${label} parameter ${name || pi + 1} values`}
-              onChange={(e) => onChange({ ...value, [name]: linesToValues(e.detail.value) })} />
-            <Button onClick={() => onChange(Object.fromEntries(Object.entries(value).filter(([k]) => k !== name)))}>Remove parameter</Button>
-          </ColumnLayout>
-        ))}
-      <Button onClick={() => onChange({ ...value, [Object.keys(value).includes("") ? `parameter${Object.keys(value).length + 1}` : ""]: [] })}>Add parameter</Button>
+      {mine.duplicates.length > 0 && <Box color="text-status-error">Named twice: {mine.duplicates.join(", ")} (only the first is used)</Box>}
+      {rows.map((row, pi) => (
+        <ColumnLayout key={pi} columns={3}>
+          <Input value={row.name} ariaLabel={`${label} parameter ${pi + 1} name`} onChange={(e) => edit(rows.map((r, i) => (i === pi ? { ...r, name: e.detail.value } : r)))} />
+          <Textarea rows={Math.min(6, Math.max(2, row.text.split("\n").length))} value={row.text} ariaLabel={`${label} parameter ${row.name || pi + 1} values`}
+            onChange={(e) => edit(rows.map((r, i) => (i === pi ? { ...r, text: e.detail.value } : r)))} />
+          <Button onClick={() => edit(rows.filter((_, i) => i !== pi))}>Remove parameter</Button>
+        </ColumnLayout>
+      ))}
+      <Button onClick={() => edit([...rows, { name: "", text: "" }])}>Add parameter</Button>
     </SpaceBetween>
   );
+}
+
+/** Approvers as typed ("Approver, " keeps its comma); the list goes up. */
+function Approvers({ value, onChange, label }: { value: string[]; onChange: (v: string[]) => void; label: string }) {
+  const [text, setText] = useState(() => value.join(", "));
+  useEffect(() => {
+    if (JSON.stringify(commaList(text)) !== JSON.stringify(value)) setText(value.join(", "));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  return <Input value={text} ariaLabel={`${label} approvers`} onChange={(e) => { setText(e.detail.value); onChange(commaList(e.detail.value)); }} />;
 }
 
 export function StepForm({ step, set, label, err }: { step: Step; set: (s: Step) => void; label: string; err: (field?: string) => string | undefined }) {
@@ -80,8 +106,7 @@ export function StepForm({ step, set, label, err }: { step: Step; set: (s: Step)
           {text("timeout", "Timeout", "e.g. 4h")}
           {text("message", "Message")}
           <FormField label="Approvers" description="Cognito groups or user names, comma separated" errorText={err("approvers")}>
-            <Input value={((step.approvers as string[] | undefined) ?? []).join(", ")} ariaLabel={`${label} approvers`}
-              onChange={(e) => set({ ...step, approvers: e.detail.value.split(",").map((a) => a.trim()).filter(Boolean) })} />
+            <Approvers value={(step.approvers as string[] | undefined) ?? []} label={label} onChange={(approvers) => set({ ...step, approvers })} />
           </FormField>
         </ColumnLayout>
       );

@@ -72,6 +72,22 @@ describe("report", () => {
     expect(r.waves[1]!.after).toEqual([]);
   });
 
+  it("takes the steps of a group's per-server units, and never a group named before", () => {
+    const groups: PlanDocument = { id: "p", name: "P", waves: [{ name: "One", groups: [{ group: "before" }, { group: "db" }] }] };
+    const r = buildReport(groups, {
+      ...execution,
+      steps: [
+        { key: "w1.before", status: "SUCCEEDED" },
+        { key: "w1.db", status: "SUCCEEDED" },
+        { key: "w1.db.s-0a1b2c3d4e5f60002.step1", status: "FAILED", label: "Probe · db-02" },
+        { key: "w1.db.step1", status: "SUCCEEDED", label: "Probe · db" },
+      ],
+    });
+    expect(r.waves[0]!.before).toEqual([]);
+    expect(r.waves[0]!.groups[0]).toMatchObject({ group: "before", status: "SUCCEEDED" });
+    expect(r.waves[0]!.groups[1]!.steps.map((s) => s.label)).toEqual(["Probe · db", "Probe · db-02"]);
+  });
+
   it("formats seconds for people", () => {
     expect(formatSeconds(3630)).toBe("1h 0m 30s");
     expect(formatSeconds(75)).toBe("1m 15s");

@@ -76,12 +76,17 @@ function stepLine(r: StepRecord): StepLine {
   };
 }
 
-/** Records whose key is `prefix` + a number (`w1.before` → w1.before1, w1.before2 …), in order. */
-function numbered(records: StepRecord[], prefix: string): StepLine[] {
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Records keyed `<prefix><n>` (`w1.before1`, `w1.db.step2`), in order. `units` also takes
+ * the steps of a group's per-server units (`w1.db.s-0a1b….step1`), after the group's own. */
+function numbered(records: StepRecord[], prefix: string, units = false): StepLine[] {
+  const [head, word] = [prefix.slice(0, prefix.lastIndexOf(".")), prefix.slice(prefix.lastIndexOf(".") + 1)];
+  const pattern = new RegExp(`^${escape(head)}${units ? "(\\.s-[0-9a-z]+)?" : ""}\\.${escape(word)}(\\d+)$`);
   return records
-    .map((r) => ({ r, n: r.key.startsWith(prefix) ? Number(r.key.slice(prefix.length)) : NaN }))
-    .filter(({ n }) => Number.isInteger(n))
-    .sort((a, b) => a.n - b.n)
+    .map((r) => ({ r, m: pattern.exec(r.key) }))
+    .filter((x): x is { r: StepRecord; m: RegExpExecArray } => x.m !== null)
+    .sort((a, b) => (a.m[1] ?? "").localeCompare(b.m[1] ?? "") || Number(a.m[2]) - Number(b.m[2]))
     .map(({ r }) => stepLine(r));
 }
 
@@ -109,7 +114,7 @@ export function buildReport(plan: PlanDocument, execution: Execution): Report {
         status: r?.status ?? "NOT RUN",
         seconds: seconds(r?.startedAt, r?.endedAt),
         error: error(r),
-        steps: numbered(records, `${key}.step`),
+        steps: numbered(records, `${key}.step`, true),
       };
     });
     return {

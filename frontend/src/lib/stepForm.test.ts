@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkKind, linesToValues, move, newCheck, newStep, portValue, renameKey, valuesToLines } from "./stepForm";
+import { checkKind, commaList, fromRows, linesToValues, move, newCheck, newStep, portValue, toRows, valuesToLines } from "./stepForm";
 
 describe("step forms", () => {
   it("makes a valid-looking step of every type", () => {
@@ -34,7 +34,20 @@ describe("step forms", () => {
     expect(move(["a", "b", "c"], 0, -1)).toEqual(["a", "b", "c"]);
   });
 
-  it("renames a parameter in place", () => {
-    expect(Object.keys(renameKey({ a: ["1"], b: ["2"], c: ["3"] }, "b", "x"))).toEqual(["a", "x", "c"]);
+  it("keeps parameter rows as typed and turns them into SSM parameters", () => {
+    const rows = toRows({ commands: ["echo a", "echo b"], workingDirectory: ["/opt"] });
+    expect(rows).toEqual([{ name: "commands", text: "echo a\necho b" }, { name: "workingDirectory", text: "/opt" }]);
+    // Mid-typing: a trailing space and a new empty line are in the text, not the values.
+    expect(fromRows([{ name: "commands", text: "echo \n" }]).params).toEqual({ commands: ["echo"] });
+  });
+
+  it("never lets a name typed twice drop the first parameter's values", () => {
+    const { params, duplicates } = fromRows([{ name: "commands", text: "echo a" }, { name: "commands", text: "" }]);
+    expect(params).toEqual({ commands: ["echo a"] });
+    expect(duplicates).toEqual(["commands"]);
+  });
+
+  it("reads approvers from comma-separated text", () => {
+    expect(commaList("Approver, dr-lead ,")).toEqual(["Approver", "dr-lead"]);
   });
 });

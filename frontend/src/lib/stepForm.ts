@@ -74,7 +74,29 @@ export function move<T>(list: readonly T[], index: number, delta: number): T[] {
   return next;
 }
 
-/** Renames a parameter, keeping its place in the document's parameter order. */
-export function renameKey(params: Record<string, string[]>, from: string, to: string): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k === from ? to : k, v]));
+/** A parameter row as typed: its name and its values' text, kept verbatim while editing. */
+export interface ParameterRow {
+  name: string;
+  text: string;
+}
+
+export function toRows(params: Record<string, string[]>): ParameterRow[] {
+  return Object.entries(params).map(([name, values]) => ({ name, text: valuesToLines(values) }));
+}
+
+/** The rows as SSM parameters, and the names typed twice (only the first of them is kept,
+ * so typing a name that passes through another's never drops that one's values). */
+export function fromRows(rows: ParameterRow[]): { params: Record<string, string[]>; duplicates: string[] } {
+  const params: Record<string, string[]> = {};
+  const duplicates: string[] = [];
+  for (const row of rows) {
+    if (row.name in params) duplicates.push(row.name);
+    else params[row.name] = linesToValues(row.text);
+  }
+  return { params, duplicates };
+}
+
+/** Comma-separated names as a list; the text itself is kept as typed by the caller. */
+export function commaList(text: string): string[] {
+  return text.split(",").map((a) => a.trim()).filter(Boolean);
 }

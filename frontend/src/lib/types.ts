@@ -125,6 +125,8 @@ export interface StepLog extends StepRecord {
   commands: CommandLog[];
   moreJobs: number;
   moreCommands: number;
+  /** True for Viewers: what scripts printed is shown to the roles that act on it. */
+  outputHidden?: boolean;
 }
 
 export interface RecoveryInstance {
