@@ -210,6 +210,41 @@ impl Dynamo {
         }
     }
 
+    /// Every item under partition key `pk` (whose sort key starts with `prefix`, if given),
+    /// all pages; consistent, so a record just written is read.
+    pub(crate) async fn query_all(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            query = match prefix {
+                Some(prefix) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let page = query
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     fn claim(&self, server: &str, group: &str) -> TransactWriteItem {
         let mut item = owner_key(server);
         item.insert("groupId".into(), s(group));

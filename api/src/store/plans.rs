@@ -168,28 +168,11 @@ impl PlanStore for Dynamo {
 
     async fn versions(&self, id: &str) -> Result<Vec<StoredPlan>, StoreError> {
         // Every page: each version holds its whole plan, so a much-edited plan passes 1 MB.
-        let mut plans = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :v)")
-                .expression_attribute_values(":pk", s(&format!("PLAN#{id}")))
-                .expression_attribute_values(":v", s("V#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend(e.into_service_error()))?;
-            for item in page.items() {
-                plans.push(plan_of(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(plans);
-            }
-        }
+        self.query_all(&format!("PLAN#{id}"), Some("V#"))
+            .await?
+            .iter()
+            .map(plan_of)
+            .collect()
     }
 
     async fn delete(&self, id: &str, expected: u64) -> Result<(), StoreError> {

@@ -209,26 +209,7 @@ impl RunStore for Dynamo {
 
     async fn execution(&self, name: &str) -> Result<Vec<Item>, StoreError> {
         // Every page: a large plan's progress records can pass a query's 1 MB.
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(&format!("EXEC#{name}")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend(e.into_service_error()))?;
-            items.extend(page.items().iter().cloned());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        self.query_all(&format!("EXEC#{name}"), None).await
     }
 
     async fn set_execution_status(
