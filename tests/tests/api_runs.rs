@@ -492,6 +492,15 @@ async fn expired_and_rejected_approvals_and_cancel() {
         )
         .await;
     assert_eq!(status, 409, "not running any more");
+    // DRS refuses a launch while the servers' terminate job runs (ConflictException), as
+    // it would in AWS: wait until the cancelled drill's instances are gone.
+    wait_for(
+        &api,
+        "Viewer",
+        &format!("/api/executions/{id}/instances"),
+        |b| b["items"].as_array().is_some_and(Vec::is_empty),
+    )
+    .await;
 
     // The plan is free again; a rejection fails the run and its drill is cleaned up.
     let (status, started) = api
