@@ -13,11 +13,12 @@ import { useEffect, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { useApp } from "../App";
 import { get, post } from "../api";
+import { usePlanOfRun } from "../components/usePlanOfRun";
 import { DialogFooter, ErrorAlert, Status, time } from "../components/common";
 import { PlanGraph } from "../components/PlanGraph";
 import { formatSeconds, seconds } from "../lib/report";
 import { stepTree } from "../lib/steps";
-import type { Approval, Execution, StoredPlan } from "../lib/types";
+import type { Approval, Execution } from "../lib/types";
 import { RecoveryInstances, StepLogs } from "../components/StepLogs";
 
 type Detail = Execution;
@@ -36,13 +37,7 @@ export function ExecutionPage() {
     // Live while it runs: a poll every 2 s (target ≤ 5 s).
     refetchInterval: (q) => (q.state.data?.status === "RUNNING" ? 2000 : false),
   });
-  // The graph is of the plan version this execution runs, whatever was saved since.
-  const version = run.data?.planVersion;
-  const plan = useQuery({
-    queryKey: ["plan", run.data?.planId, version ?? "current"],
-    queryFn: () => get<StoredPlan>(`/plans/${run.data?.planId}${version ? `?version=${version}` : ""}`),
-    enabled: !!run.data?.planId,
-  });
+  const plan = usePlanOfRun(run.data);
   const approvals = useQuery({
     queryKey: ["approvals", "pending"],
     queryFn: () => get<{ items: Approval[] }>("/approvals?status=pending"),

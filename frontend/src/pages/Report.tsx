@@ -6,9 +6,10 @@ import Spinner from "@cloudscape-design/components/spinner";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { useParams } from "react-router-dom";
 import { get } from "../api";
+import { usePlanOfRun } from "../components/usePlanOfRun";
 import { ErrorAlert, time } from "../components/common";
 import { type StepLine, buildReport, formatSeconds } from "../lib/report";
-import type { Approval, Execution, StoredPlan } from "../lib/types";
+import type { Approval, Execution } from "../lib/types";
 
 const cell = { padding: "2px 8px 2px 0", verticalAlign: "top" } as const;
 
@@ -30,12 +31,7 @@ function StepRow({ step, depth }: { step: StepLine; depth: number }) {
 export function ReportPage() {
   const { id = "" } = useParams();
   const run = useQuery({ queryKey: ["execution", id], queryFn: () => get<Execution>(`/executions/${id}`) });
-  const version = run.data?.planVersion;
-  const plan = useQuery({
-    queryKey: ["plan", run.data?.planId, version ?? "current"],
-    queryFn: () => get<StoredPlan>(`/plans/${run.data?.planId}${version ? `?version=${version}` : ""}`),
-    enabled: !!run.data?.planId,
-  });
+  const plan = usePlanOfRun(run.data);
   const report = run.data && plan.data ? buildReport(plan.data.plan, run.data) : null;
   const gates = report ? report.waves.flatMap((w) => [...w.before, ...w.groups.flatMap((g) => g.steps), ...w.after]).filter((s) => s.approvalId) : [];
   const approvals = useQueries({ queries: gates.map((g) => ({ queryKey: ["approval", g.approvalId], queryFn: () => get<Approval>(`/approvals/${g.approvalId}`) })) });
@@ -51,7 +47,7 @@ export function ReportPage() {
       <article data-testid="report">
         <p>
           Execution {e.id} of plan {e.planId} version {plan.data.version}
-          {version ? "" : " (the current version: this execution did not record which it ran)"}, started by {e.startedBy ?? "—"}
+          {e.planVersion ? "" : " (the current version: this execution did not record which it ran)"}, started by {e.startedBy ?? "—"}
           {e.stoppedBy ? `, stopped by ${e.stoppedBy}` : ""}; {time(e.startedAt)} to {time(e.endedAt)}: <strong>{e.status}</strong>.
           Measured recovery time <strong data-testid="measured">{formatSeconds(report.totalSeconds)}</strong> against an RTO of {formatSeconds(report.rtoSeconds)}: {verdict}.
         </p>
