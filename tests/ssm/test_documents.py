@@ -5,6 +5,7 @@ Linux documents actually run here in bash, passing and failing as they should.
 """
 
 import http.server
+import os
 import pathlib
 import re
 import socket
@@ -77,8 +78,44 @@ def test_runbook_calls_real_step_functions_apis():
     assert checked == 3
 
 
-def run_document(path, **values):
-    """Renders the document's one runShellScript step as SSM would and runs it in bash."""
+SHELL_SPECIAL = ["$", "`", '"', "\\", "\n"]
+POWERSHELL_QUOTES = ["'", "\u2018", "\u2019", "\u201a", "\u201b", "\n"]
+
+
+def can_hold(spec, chars):
+    """Whether the parameter's allowedPattern lets a value contain any of `chars`."""
+    pattern = spec.get("allowedPattern")
+    return pattern is None or any(re.fullmatch(pattern, f"a{c}a") for c in chars)
+
+
+@pytest.mark.parametrize("path", [p for p in DOCS if load(p)["schemaVersion"] == "2.2"],
+                         ids=lambda p: p.stem)
+def test_parameters_reach_scripts_as_data_not_code(path):
+    """Every {{ parameter }} in a script is a heredoc / here-string body line of its own, or
+    sits in quotes its allowedPattern cannot close or expand within."""
+    doc = load(path)
+    params = doc.get("parameters", {})
+    for step in doc["mainSteps"]:
+        powershell = step["action"] == "aws:runPowerShellScript"
+        lines = step["inputs"]["runCommand"]
+        for i, line in enumerate(lines):
+            for name in PLACEHOLDER.findall(line):
+                spec = params[name]
+                body_line = line.strip() == f"{{{{ {name} }}}}"
+                if powershell:
+                    opened = i > 0 and lines[i - 1].rstrip().endswith("@'")
+                    quoted = f"'{{{{ {name} }}}}'" in line and not can_hold(spec, POWERSHELL_QUOTES)
+                else:
+                    opened = i > 0 and re.search(r"<<'[A-Z_]+'$", lines[i - 1].rstrip()) is not None
+                    quoted = (f'"{{{{ {name} }}}}"' in line or f"'{{{{ {name} }}}}'" in line) \
+                        and not can_hold(spec, SHELL_SPECIAL + ["'"])
+                assert (body_line and opened) or quoted, \
+                    f"{path.name}: {{{{ {name} }}}} reaches the script as code: {line!r}"
+
+
+def run_document(path, cwd=None, path_env=None, **values):
+    """Renders the document's one runShellScript step as SSM would and runs it in bash
+    (in the document's working directory, else `cwd`)."""
     doc = load(path)
     params = doc.get("parameters", {})
     for name, spec in params.items():
@@ -90,26 +127,45 @@ def run_document(path, **values):
     (step,) = doc["mainSteps"]
     script = "\n".join(step["inputs"]["runCommand"])
     script = PLACEHOLDER.sub(lambda m: values[m.group(1)], script)
-    cwd = step["inputs"].get("workingDirectory")
-    cwd = PLACEHOLDER.sub(lambda m: values[m.group(1)], cwd) if cwd else None
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=cwd)
+    workdir = step["inputs"].get("workingDirectory")
+    cwd = PLACEHOLDER.sub(lambda m: values[m.group(1)], workdir) if workdir else cwd
+    env = dict(os.environ, PATH=path_env) if path_env else None
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=cwd, env=env)
     return done.returncode, done.stdout + done.stderr
 
 
+class Site:
+    """A local HTTP server: /health answers 200, anything else 404; every request line kept."""
+
+    def __init__(self):
+        self.requests = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                site.requests.append(self.path)
+                self.send_response(200 if self.path.split("?")[0] == "/health" else 404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+
+
 @pytest.fixture
-def local_site():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/health" else 404)
-            self.end_headers()
+def site():
+    s = Site()
+    threading.Thread(target=s.server.serve_forever, daemon=True).start()
+    yield s
+    s.server.shutdown()
 
-        def log_message(self, *args):
-            pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
+@pytest.fixture
+def local_site(site):
+    return site.port
 
 
 def closed_port():
@@ -137,6 +193,43 @@ def test_linux_health_check_names_every_failed_check(local_site):
     assert "FAILED  url" in out and "404" in out
     assert "FAILED  service drs-no-such-unit" in out
     assert f"ok      port {local_site}" in out
+
+
+def test_linux_health_check_takes_urls_with_query_strings_verbatim(site, tmp_path):
+    # `&` and `?` are allowed in URLs; the list must reach curl word by word, not through the
+    # shell's parser (`&` ends a command) or its globbing (`?` matches a file name).
+    (tmp_path / "http:").mkdir()
+    (tmp_path / "http:" / f"127.0.0.1:{site.port}").mkdir()
+    (tmp_path / "http:" / f"127.0.0.1:{site.port}" / "healthXa=1").touch()
+    url = f"http://127.0.0.1:{site.port}/health?a=1&b=2"
+    code, out = run_document(ROOT / "ssm-documents/linux-health-check.yaml",
+                             urls=f"{url} http://127.0.0.1:{site.port}/health?a=1",
+                             timeoutSeconds="5", cwd=tmp_path)
+    assert code == 0, out
+    assert f"ok      url {url} (200)" in out, out
+    assert site.requests == ["/health?a=1&b=2", "/health?a=1"], site.requests
+
+
+def test_linux_health_check_passes_values_as_operands_not_options(site, tmp_path):
+    # A value that starts with `-` is a unit or URL to check, never an option of systemctl
+    # or curl: `-H…` would make systemctl ask another host, `-K file` make curl fetch
+    # whatever URL the file names and report it as this one.
+    config = tmp_path / "curlrc"
+    config.write_text(f'url = "http://127.0.0.1:{site.port}/health"\n')
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "systemctl-calls"
+    fake = bin_dir / "systemctl"
+    fake.write_text(f'#!/bin/bash\nprintf "%s\\n" "$*" >> {calls}\nexit 3\n')
+    fake.chmod(0o755)
+    code, out = run_document(ROOT / "ssm-documents/linux-health-check.yaml",
+                             services="-Hroot@127.0.0.1", urls=f"-K{config}",
+                             timeoutSeconds="2", cwd=tmp_path,
+                             path_env=f"{bin_dir}:{os.environ['PATH']}")
+    assert code == 1, out
+    assert f"FAILED  url -K{config}" in out, out
+    assert site.requests == [], site.requests
+    assert "is-active --quiet -- -Hroot@127.0.0.1" in calls.read_text(), calls.read_text()
 
 
 def test_linux_app_validation_runs_the_command_verbatim_and_checks_its_output(tmp_path):
