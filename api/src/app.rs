@@ -14,7 +14,6 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tracing::Instrument;
 
 pub struct AppState {
@@ -109,6 +108,9 @@ pub fn routes(state: AppState) -> Router {
             get(routes::approvals::get).post(routes::approvals::decide),
         )
         // Layers run bottom-up: request id and audit wrap the access check.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::limits::MAX_BODY_BYTES,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             policy::enforce,
@@ -118,30 +120,53 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A request id on every response and log line (API Gateway's when there is one).
+/// A request id on every response and log line. The server makes it (unique, so the
+/// audit trail's keys never collide); an id the client or API Gateway sent is kept
+/// beside it as `clientRequestId`, never trusted as a key.
 #[derive(Clone, Debug)]
-pub struct RequestId(pub String);
+pub struct RequestId {
+    pub id: String,
+    pub client: Option<String>,
+}
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// A new unique id (random, 122 bits).
+pub fn unique_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// API Gateway's own id for the request, from the Lambda event's request context (not
+/// from a header, which a client can set).
+fn gateway_request_id(request: &Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    match request.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV1(ctx) => ctx.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
 
 async fn request_id(mut request: Request, next: Next) -> Response {
-    let id = request
+    let id = gateway_request_id(&request).unwrap_or_else(unique_id);
+    let client = request
         .headers()
         .get("x-amzn-requestid")
         .or_else(|| request.headers().get("x-request-id"))
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("local-{:08}", NEXT_ID.fetch_add(1, Ordering::Relaxed)));
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+        .map(|v| v.chars().take(128).collect::<String>());
+    request.extensions_mut().insert(RequestId {
+        id: id.clone(),
+        client: client.clone(),
+    });
+    let span = tracing::info_span!("request", request_id = %id, client_request_id = client.as_deref().unwrap_or(""), method = %request.method(), path = %request.uri().path());
     // Every log line inside carries the span, so the request id; headers (tokens) never.
-    let mut response = async {
-        let response = next.run(request).await;
-        tracing::info!(status = response.status().as_u16(), "handled");
-        response
-    }
-    .instrument(span)
-    .await;
+    let mut response = crate::error::REQUEST_ID
+        .scope(id.clone(), async {
+            let response = next.run(request).await;
+            tracing::info!(status = response.status().as_u16(), "handled");
+            response
+        })
+        .instrument(span)
+        .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -163,11 +188,11 @@ async fn audit(State(state): State<Arc<AppState>>, request: Request, next: Next)
             .unwrap_or_else(|| request.uri().path().to_owned())
     );
     let target = request.uri().path().to_owned();
-    let request_id = request
+    let (request_id, client_request_id) = request
         .extensions()
         .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+        .map(|r| (r.id.clone(), r.client.clone()))
+        .unwrap_or_else(|| (unique_id(), None));
     // The principal is only known after the access check, which runs inside.
     let (parts, body) = request.into_parts();
     let principal_slot = Arc::new(std::sync::Mutex::new(None::<Principal>));
@@ -188,6 +213,7 @@ async fn audit(State(state): State<Arc<AppState>>, request: Request, next: Next)
         target,
         status: response.status().as_u16(),
         request_id,
+        client_request_id,
     };
     if let Err(e) = state.audit.record(entry).await {
         tracing::error!(error = %e, "audit record not written");

@@ -75,8 +75,6 @@ struct Claims {
     #[serde(default)]
     client_id: Option<String>,
     #[serde(default)]
-    aud: Option<String>,
-    #[serde(default)]
     username: Option<String>,
     #[serde(default, rename = "cognito:username")]
     cognito_username: Option<String>,
@@ -85,7 +83,7 @@ struct Claims {
     groups: Vec<String>,
 }
 
-/// Verifies Cognito access and ID tokens. The issuer and the JWKS URL are configured
+/// Verifies Cognito access tokens (ID tokens are refused). The issuer and the JWKS URL are configured
 /// separately: locally the keys are served by the emulator, not by Cognito's host.
 pub struct CognitoJwt {
     issuer: String,
@@ -168,21 +166,21 @@ impl Authenticator for CognitoJwt {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        // Access tokens carry `client_id`, ID tokens `aud`; both are checked below.
+        validation.validate_nbf = true;
+        // Access tokens carry `client_id`, not `aud`; it is checked below.
         validation.validate_aud = false;
         let claims = decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
-        let client = match claims.token_use.as_str() {
-            "access" => claims.client_id.as_deref(),
-            "id" => claims.aud.as_deref(),
-            other => {
-                return Err(AuthError::Invalid(format!(
-                    "token_use `{other}` is not access or id"
-                )));
-            }
-        };
-        if client != Some(self.client_id.as_str()) {
+        // Only access tokens: an ID token proves who signed in to the app, not what the
+        // API may be asked (and API Gateway's authorizer with scopes takes access tokens).
+        if claims.token_use != "access" {
+            return Err(AuthError::Invalid(format!(
+                "token_use `{}` is not access; send the access token",
+                claims.token_use
+            )));
+        }
+        if claims.client_id.as_deref() != Some(self.client_id.as_str()) {
             return Err(AuthError::WrongClient);
         }
         let user = claims

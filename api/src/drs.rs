@@ -89,7 +89,7 @@ impl SourceServers for Drs {
                 .send()
                 .await
                 .map_err(|e| {
-                    ApiError::unavailable(format!("DRS DescribeSourceServers failed: {e}"))
+                    ApiError::unavailable("DRS", format!("DescribeSourceServers: {e:?}"))
                 })?;
             for s in page.items() {
                 let Some(id) = s.source_server_id() else {
@@ -236,7 +236,7 @@ impl SourceServers for Drs {
 }
 
 fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable(format!("DRS {what} failed: {e}"))
+    ApiError::unavailable("DRS", format!("{what}: {e}"))
 }
 
 impl Drs {

@@ -16,8 +16,21 @@ pub struct Detail {
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
+    /// A plain sentence for the client.
     pub message: String,
     pub details: Vec<Detail>,
+    /// What went wrong inside (SDK errors, ARNs, URLs): logged with the request id,
+    /// never sent.
+    pub internal: Option<String>,
+}
+
+tokio::task_local! {
+    /// The request being served, so an error's log line and its answer name it.
+    pub static REQUEST_ID: String;
+}
+
+fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 impl ApiError {
@@ -27,6 +40,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            internal: None,
         }
     }
 
@@ -40,6 +54,10 @@ impl ApiError {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    pub fn new_method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -65,13 +83,38 @@ impl ApiError {
         }
     }
 
-    /// A failure of ours or of a service we call; the message is safe to show.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", message)
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "TooLarge", message)
     }
 
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", message)
+    pub fn too_many(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+    }
+
+    /// A failure of ours: the client reads a plain sentence and the request id; `detail`
+    /// goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self {
+            internal: Some(detail.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "the request failed on our side",
+            )
+        }
+    }
+
+    /// A service we call did not answer as it should (`service`: "DynamoDB", "DRS" …);
+    /// `detail` goes to the log only.
+    pub fn unavailable(service: &str, detail: impl std::fmt::Display) -> Self {
+        Self {
+            internal: Some(detail.to_string()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                format!("{service} is not answering as it should; try again shortly"),
+            )
+        }
     }
 }
 
@@ -95,6 +138,19 @@ impl From<aslgen::Invalid> for ApiError {
     }
 }
 
+/// A token that does not verify is the caller's problem (401); keys we cannot fetch
+/// are ours (503), and the URL stays in the log.
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Keys { .. } => {
+                ApiError::unavailable("the user pool's key service", e)
+            }
+            _ => ApiError::unauthorized(e.to_string()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
@@ -105,14 +161,40 @@ struct Body<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut message = self.message;
         if self.status.is_server_error() {
-            tracing::error!(code = self.code, message = %self.message, "request failed");
+            // The span carries the request id too; the answer names it so a client can
+            // quote it.
+            tracing::error!(code = self.code, message = %message, internal = self.internal.as_deref().unwrap_or(""), "request failed");
+            if let Some(id) = request_id() {
+                message = format!("{message} (request id `{id}`)");
+            }
+        } else if let Some(internal) = &self.internal {
+            tracing::warn!(code = self.code, internal = %internal, "request refused");
         }
         let body = Body {
             error: self.code,
-            message: &self.message,
+            message: &message,
             details: &self.details,
         };
         (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Store failures as clients see them: a conflict names what it conflicts with; a
+/// database that does not answer is a 503; detail stays in the log.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::Owned { .. } | StoreError::Exists(_) => ApiError::conflict(e.to_string()),
+            StoreError::Stale { .. } => ApiError::stale(e.to_string()),
+            StoreError::NotFound(_) => ApiError::not_found(e.to_string()),
+            StoreError::TooLarge(what) => ApiError::too_large(format!(
+                "{what} is larger than the database stores (400 KB an item)"
+            )),
+            StoreError::Backend(detail) => ApiError::unavailable("DynamoDB", detail),
+            StoreError::Corrupt(detail) => ApiError::internal(detail),
+        }
     }
 }

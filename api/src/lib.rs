@@ -5,8 +5,10 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod domain;
 pub mod drs;
 pub mod error;
+pub mod limits;
 pub mod machines;
 pub mod plans;
 pub mod policy;

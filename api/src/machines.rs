@@ -7,6 +7,8 @@ use aws_sdk_sfn::types::{CloudWatchLogsLogGroup, LogDestination, LogLevel, Loggi
 
 #[async_trait]
 pub trait Machines: Send + Sync {
+    /// The ARN a machine of this name has (before or after it is deployed).
+    fn arn(&self, name: &str) -> String;
     /// Creates or updates the machine; returns its ARN.
     async fn deploy(&self, name: &str, definition: &str) -> Result<String, ApiError>;
     async fn delete(&self, arn: &str) -> Result<(), ApiError>;
@@ -45,11 +47,15 @@ impl Sfn {
 
 #[async_trait]
 impl Machines for Sfn {
-    async fn deploy(&self, name: &str, definition: &str) -> Result<String, ApiError> {
-        let arn = format!(
+    fn arn(&self, name: &str) -> String {
+        format!(
             "arn:{}:states:{}:{}:stateMachine:{name}",
             self.partition, self.region, self.account
-        );
+        )
+    }
+
+    async fn deploy(&self, name: &str, definition: &str) -> Result<String, ApiError> {
+        let arn = self.arn(name);
         let exists = self
             .client
             .describe_state_machine()
@@ -67,10 +73,10 @@ impl Machines for Sfn {
                 .send()
                 .await
                 .map_err(|e| {
-                    ApiError::unavailable(format!(
-                        "Step Functions UpdateStateMachine failed: {}",
-                        e.into_service_error()
-                    ))
+                    ApiError::unavailable(
+                        "Step Functions",
+                        format!("UpdateStateMachine: {}", e.into_service_error()),
+                    )
                 })?;
             return Ok(arn);
         }
@@ -85,10 +91,10 @@ impl Machines for Sfn {
             .send()
             .await
             .map_err(|e| {
-                ApiError::unavailable(format!(
-                    "Step Functions CreateStateMachine failed: {}",
-                    e.into_service_error()
-                ))
+                ApiError::unavailable(
+                    "Step Functions",
+                    format!("CreateStateMachine: {}", e.into_service_error()),
+                )
             })?;
         Ok(created.state_machine_arn)
     }
@@ -101,10 +107,10 @@ impl Machines for Sfn {
             .await
             .map(|_| ())
             .map_err(|e| {
-                ApiError::unavailable(format!(
-                    "Step Functions DeleteStateMachine failed: {}",
-                    e.into_service_error()
-                ))
+                ApiError::unavailable(
+                    "Step Functions",
+                    format!("DeleteStateMachine: {}", e.into_service_error()),
+                )
             })
     }
 }
@@ -116,13 +122,37 @@ pub trait Runs: Send + Sync {
     async fn stop(&self, execution_arn: &str, cause: &str) -> Result<(), ApiError>;
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, …; `None` if unknown.
     async fn status(&self, execution_arn: &str) -> Result<Option<String>, ApiError>;
-    async fn approve(&self, token: &str, output: &str) -> Result<(), ApiError>;
-    async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), ApiError>;
+    async fn approve(&self, token: &str, output: &str) -> Result<(), CallbackError>;
+    async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError>;
     async fn redrive(&self, execution_arn: &str) -> Result<(), ApiError>;
 }
 
+/// Why a task token's answer did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// The execution no longer waits for the task (it ended, timed out, or the token is
+    /// unknown): the answer can never land.
+    #[error("the run no longer waits for this task: {0}")]
+    Gone(String),
+    /// Step Functions did not answer; the same answer may land later.
+    #[error(transparent)]
+    Failed(#[from] ApiError),
+}
+
+fn callback_error<E>(what: &str, e: E) -> CallbackError
+where
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::fmt::Display,
+{
+    match e.code() {
+        Some("TaskDoesNotExist" | "TaskTimedOut" | "InvalidToken") => {
+            CallbackError::Gone(format!("{what}: {}", e.code().unwrap_or_default()))
+        }
+        _ => CallbackError::Failed(sfn_error(what, e)),
+    }
+}
+
 fn sfn_error(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable(format!("Step Functions {what} failed: {e}"))
+    ApiError::unavailable("Step Functions", format!("{what}: {e}"))
 }
 
 #[async_trait]
@@ -171,7 +201,7 @@ impl Runs for Sfn {
         }
     }
 
-    async fn approve(&self, token: &str, output: &str) -> Result<(), ApiError> {
+    async fn approve(&self, token: &str, output: &str) -> Result<(), CallbackError> {
         self.client
             .send_task_success()
             .task_token(token)
@@ -179,10 +209,10 @@ impl Runs for Sfn {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sfn_error("SendTaskSuccess", e.into_service_error()))
+            .map_err(|e| callback_error("SendTaskSuccess", e.into_service_error()))
     }
 
-    async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), ApiError> {
+    async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError> {
         self.client
             .send_task_failure()
             .task_token(token)
@@ -191,7 +221,7 @@ impl Runs for Sfn {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sfn_error("SendTaskFailure", e.into_service_error()))
+            .map_err(|e| callback_error("SendTaskFailure", e.into_service_error()))
     }
 
     async fn redrive(&self, execution_arn: &str) -> Result<(), ApiError> {

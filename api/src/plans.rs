@@ -23,6 +23,7 @@ pub async fn build_with(
     plan: &Value,
     fleet: Vec<crate::drs::SourceServer>,
 ) -> Result<Built, ApiError> {
+    crate::limits::check_plan_shape(plan)?;
     let plan: aslgen::model::RecoveryPlan =
         serde_path_to_error::deserialize(plan).map_err(|e| {
             let path = e.path().to_string();
@@ -45,23 +46,20 @@ pub async fn build_with(
         .collect();
     ids.sort();
     ids.dedup();
-    let mut groups = Vec::new();
-    for id in ids {
-        if let Some(stored) = state
-            .groups
-            .get(&id)
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-        {
-            groups.push(aslgen::model::ProtectionGroup {
-                id: stored.id,
-                name: stored.name,
-                description: stored.description,
-                servers: stored.resolved_servers,
-                tag_selector: None,
-            });
-        }
-    }
+    // Read concurrently, a bounded number at a time (a plan names up to 20,000 groups).
+    let groups = state
+        .groups
+        .get_many(&ids)
+        .await?
+        .into_iter()
+        .map(|stored| aslgen::model::ProtectionGroup {
+            id: stored.id,
+            name: stored.name,
+            description: stored.description,
+            servers: stored.resolved_servers,
+            tag_selector: None,
+        })
+        .collect();
     let inventory = aslgen::Inventory {
         servers: fleet
             .into_iter()
@@ -95,14 +93,28 @@ pub async fn build_with(
     })
 }
 
+/// The ids of the stored plans whose waves use protection group `group`.
+pub async fn plans_using_group(state: &AppState, group: &str) -> Result<Vec<String>, ApiError> {
+    let plans = state.plans.list().await?;
+    Ok(plans
+        .into_iter()
+        .filter(|p| {
+            p.plan["waves"].as_array().is_some_and(|waves| {
+                waves.iter().any(|w| {
+                    w["groups"]
+                        .as_array()
+                        .is_some_and(|gs| gs.iter().any(|g| g["group"] == group))
+                })
+            })
+        })
+        .map(|p| p.id)
+        .collect())
+}
+
 /// Deploys every stored plan's state machine again (local mode after a restart: the
 /// emulator's Step Functions starts empty while the plans persist). Returns the ids.
 pub async fn redeploy_all(state: &AppState) -> Result<Vec<String>, ApiError> {
-    let plans = state
-        .plans
-        .list()
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let plans = state.plans.list().await.map_err(ApiError::from)?;
     let mut ids = Vec::with_capacity(plans.len());
     for plan in plans {
         let built = build(state, &plan.plan).await?;

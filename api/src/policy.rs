@@ -91,7 +91,48 @@ fn bearer(request: &Request) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Authenticates and authorizes by the table; puts the `Principal` in the request.
+/// The rule for `method` on `path`: `HEAD` has exactly the rights of `GET` (axum answers
+/// it with the GET handler); every other method needs its own rule.
+pub fn rule_for<'a>(rules: &'a [Rule], method: &Method, path: &str) -> Option<&'a Rule> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    rules.iter().find(|r| r.path == path && r.method == *method)
+}
+
+/// The methods a route has, for a 405's `Allow` header.
+pub fn allowed_methods(rules: &[Rule], path: &str) -> Vec<Method> {
+    let mut methods: Vec<Method> = rules
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.method.clone())
+        .collect();
+    if methods.contains(&Method::GET) {
+        methods.push(Method::HEAD);
+    }
+    methods
+}
+
+fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> Response {
+    let list: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    let mut response = ApiError::new_method_not_allowed(format!(
+        "{method} is not a method of {path}; it has {}",
+        list.join(", ")
+    ))
+    .into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&list.join(", ")) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, value);
+    }
+    response
+}
+
+/// Authenticates and authorizes by the table, by route *and* method, denying by default:
+/// a method without a rule is a 405 before any handler or token check; a route without
+/// rules is refused. Puts the `Principal` in the request.
 pub async fn enforce(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -102,20 +143,17 @@ pub async fn enforce(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
     let Some(path) = path else {
+        // No route matched: the fallback answers 404 and runs no handler.
         return next.run(request).await;
     };
     let method = request.method().clone();
-    let Some(rule) = state
-        .rules
-        .iter()
-        .find(|r| r.path == path && r.method == method)
-    else {
-        if state.rules.iter().any(|r| r.path == path) {
-            // A method the route does not have: the router answers 405 without a handler.
-            return next.run(request).await;
+    let Some(rule) = rule_for(&state.rules, &method, &path) else {
+        let allowed = allowed_methods(&state.rules, &path);
+        if allowed.is_empty() {
+            // A route without a rule is a bug; refuse rather than serve it open.
+            return ApiError::forbidden(format!("{path} has no access rule")).into_response();
         }
-        // A route without a rule is a bug; refuse rather than serve it open.
-        return ApiError::forbidden(format!("{method} {path} has no access rule")).into_response();
+        return method_not_allowed(&method, &path, &allowed);
     };
     let Some(roles) = rule.roles else {
         return next.run(request).await;
@@ -126,7 +164,7 @@ pub async fn enforce(
     };
     let principal: Principal = match state.auth.authenticate(token).await {
         Ok(p) => p,
-        Err(e) => return ApiError::unauthorized(e.to_string()).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     if !roles.iter().any(|r| principal.roles.contains(r)) {
         let need: Vec<&str> = roles.iter().map(|r| r.name()).collect();

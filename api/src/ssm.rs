@@ -39,7 +39,7 @@ pub trait Commands: Send + Sync {
 pub struct Ssm(pub aws_sdk_ssm::Client);
 
 fn ssm_error(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable(format!("SSM {what} failed: {e}"))
+    ApiError::unavailable("SSM", format!("{what}: {e}"))
 }
 
 #[async_trait]

@@ -2,9 +2,10 @@
 //! decides here, once. Opening an approval has no side effect.
 
 use super::groups::body;
-use super::records::{item, number, text};
+use super::records::{item, text};
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
+use crate::domain::approvals::{self, expires_at, may_decide};
 use crate::error::{ApiError, Detail};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -19,32 +20,7 @@ use time::format_description::well_known::Rfc3339;
 type Item = crate::store::Item;
 
 fn store(e: crate::store::StoreError) -> ApiError {
-    ApiError::internal(e.to_string())
-}
-
-/// When the approval stops accepting decisions.
-fn expires_at(approval: &Item) -> Option<OffsetDateTime> {
-    let requested = OffsetDateTime::parse(&text(approval, "requestedAt"), &Rfc3339).ok()?;
-    Some(requested + time::Duration::seconds(number(approval, "timeoutSeconds") as i64))
-}
-
-/// Whether `principal` may decide: the named approvers (user names or groups), or any
-/// Approver when none are named. Admins may always decide.
-fn may_decide(approval: &Item, principal: &Principal) -> bool {
-    if principal.roles.contains(&Role::Admin) {
-        return true;
-    }
-    let named: Vec<String> = approval
-        .get("approvers")
-        .and_then(|v| v.as_l().ok())
-        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
-        .unwrap_or_default();
-    if named.is_empty() {
-        return principal.roles.contains(&Role::Approver);
-    }
-    named.iter().any(|n| {
-        *n == principal.user || Role::parse(n).is_some_and(|r| principal.roles.contains(&r))
-    })
+    ApiError::from(e)
 }
 
 /// The approval as clients see it. A request left undecided past its deadline reads
@@ -79,13 +55,19 @@ pub async fn list(
     let now = OffsetDateTime::now_utc();
     let all = state.records.approvals().await.map_err(store)?;
     let items: Vec<Value> = match query.status.as_deref().unwrap_or("pending") {
-        "pending" => all
-            .iter()
-            .filter(|a| text(a, "status") == "PENDING")
-            .filter(|a| expires_at(a).is_none_or(|t| t > now))
-            .filter(|a| may_decide(a, &principal))
-            .map(view)
-            .collect(),
+        "pending" => {
+            let open: Vec<&crate::store::Item> = all
+                .iter()
+                .filter(|a| text(a, "status") == "PENDING")
+                .filter(|a| expires_at(a).is_none_or(|t| t > now))
+                .filter(|a| may_decide(a, &principal))
+                .collect();
+            let waiting = waiting_runs(&state, &open).await?;
+            open.into_iter()
+                .filter(|a| waiting.contains(&text(a, "executionArn")))
+                .map(view)
+                .collect()
+        }
         "decided" => {
             // Decided, or left undecided past the deadline (the machine moved on: EXPIRED).
             let mut decided: Vec<(String, Value)> = all
@@ -117,6 +99,34 @@ pub async fn list(
         }
     };
     Ok(Json(json!({ "items": items })))
+}
+
+/// The runs (of these approvals) that still run, so still wait for a decision: a run
+/// stopped outside the API leaves its requests pending, but nobody can decide them.
+async fn waiting_runs(
+    state: &AppState,
+    approvals: &[&crate::store::Item],
+) -> Result<std::collections::BTreeSet<String>, ApiError> {
+    use futures::StreamExt;
+    let runs: std::collections::BTreeSet<String> =
+        approvals.iter().map(|a| text(a, "executionArn")).collect();
+    let checks = runs.into_iter().map(|run| async move {
+        let status = state.runs.status(&run).await?;
+        Ok::<_, ApiError>((run, status))
+    });
+    let statuses: Vec<Result<(String, Option<String>), ApiError>> =
+        futures::stream::iter(checks.collect::<Vec<_>>())
+            .buffer_unordered(8)
+            .collect()
+            .await;
+    let mut waiting = std::collections::BTreeSet::new();
+    for status in statuses {
+        let (run, status) = status?;
+        if status.as_deref() == Some("RUNNING") {
+            waiting.insert(run);
+        }
+    }
+    Ok(waiting)
 }
 
 pub async fn get(
@@ -160,97 +170,20 @@ pub async fn decide(
             ));
         }
     };
-    if input.comment.len() > 2_000 {
-        return Err(ApiError::invalid(
-            "the comment is too long",
-            vec![Detail {
-                path: "comment".into(),
-                message: "at most 2,000 characters".into(),
-            }],
-        ));
-    }
-    let approval = state
-        .records
-        .approval(&id)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| ApiError::not_found(format!("approval `{id}` does not exist")))?;
-    let status = text(&approval, "status");
-    if status != "PENDING" {
-        return Err(ApiError::conflict(format!(
-            "approval `{id}` was already decided: {status} by `{}`",
-            text(&approval, "decidedBy")
-        )));
-    }
-    if expires_at(&approval).is_some_and(|t| t <= OffsetDateTime::now_utc()) {
-        return Err(ApiError::gone(format!("approval `{id}` has expired")));
-    }
-    if !may_decide(&approval, &principal) {
-        return Err(ApiError::forbidden(format!(
-            "`{}` is not among the approvers of `{id}`",
-            principal.user
-        )));
-    }
-    let token = text(&approval, "taskToken");
-    let user = principal.user.clone();
-    let quorum = if text(&approval, "mode") == "RECOVERY" {
-        number(&approval, "recoveryQuorum").max(1)
-    } else {
-        1
+    let decision = approvals::Decision {
+        id: &id,
+        approve,
+        comment: &input.comment,
     };
-    if approve && quorum > 1 {
-        let voted = state
-            .records
-            .vote(&id, &user, &input.comment)
-            .await
-            .map_err(store)?;
-        if !voted {
-            return Err(ApiError::conflict(format!(
-                "`{user}` has already approved `{id}`; a different approver must give the next approval"
-            )));
-        }
-        let votes = state
-            .records
-            .approval(&id)
-            .await
-            .map_err(store)?
-            .and_then(|a| a.get("votes").and_then(|v| v.as_l().ok()).map(Vec::len))
-            .unwrap_or(0) as u64;
-        if votes < quorum {
-            return Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({"id": id, "status": "PENDING", "approvals": votes, "needed": quorum})),
-            ));
-        }
-    }
-    let decided = if approve { "APPROVED" } else { "REJECTED" };
-    if !state
-        .records
-        .decide(&id, decided, &user, &input.comment)
-        .await
-        .map_err(store)?
-    {
-        return Err(ApiError::conflict(format!(
-            "approval `{id}` was decided meanwhile"
-        )));
-    }
-    let result = if approve {
-        let output = json!({"decision": decided, "by": user, "comment": input.comment});
-        state.runs.approve(&token, &output.to_string()).await
-    } else {
-        let cause = if input.comment.is_empty() {
-            format!("rejected by {user}")
-        } else {
-            format!("rejected by {user}: {}", input.comment)
-        };
-        state
-            .runs
-            .reject(&token, aslgen::compile::errors::APPROVAL_REJECTED, &cause)
-            .await
-    };
-    result?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({"id": id, "status": decided, "decidedBy": user})),
-    ))
+    let outcome = approvals::decide(&*state.records, &*state.runs, &principal, decision).await?;
+    Ok(match outcome {
+        approvals::Outcome::Decided { status } => (
+            StatusCode::OK,
+            Json(json!({"id": id, "status": status, "decidedBy": principal.user})),
+        ),
+        approvals::Outcome::Counted { votes, needed } => (
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id, "status": "PENDING", "approvals": votes, "needed": needed})),
+        ),
+    })
 }

@@ -5,9 +5,10 @@ use super::groups::{body, store_error};
 use super::records::{item, text};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::domain::locks::{self, Held};
 use crate::error::{ApiError, Detail};
 use crate::plans::{build, build_with};
-use crate::store::{LockError, StartRecord};
+use crate::store::{LockHolder, StartRecord};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -23,7 +24,7 @@ const UNRECOVERABLE: [&str; 4] = ["INITIATING", "INITIAL_SYNC", "DISCONNECTED", 
 const LAG_WARNING_SECONDS: u64 = 15 * 60;
 
 fn store(e: crate::store::StoreError) -> ApiError {
-    ApiError::internal(e.to_string())
+    ApiError::from(e)
 }
 
 /// What the pre-flight check found: problems block a start, warnings do not.
@@ -204,33 +205,23 @@ async fn start_run(
     let keys: Vec<String> = std::iter::once(format!("PLAN#{}", plan.id))
         .chain(servers.iter().map(|s| format!("SERVER#{s}")))
         .collect();
-    let mut attempts = 0;
-    loop {
-        match state.records.lock(&keys, &execution_arn).await {
-            Ok(()) => break,
-            Err(LockError::Held { key, holder }) => {
-                let running = state
-                    .runs
-                    .status(&holder)
-                    .await?
-                    .is_some_and(|s| s == "RUNNING");
-                attempts += 1;
-                if running || attempts > 3 {
-                    let what = match key.split_once('#') {
-                        Some(("PLAN", _)) => format!("plan `{}` is already running", plan.id),
-                        Some((_, server)) => format!("server `{server}` is busy"),
-                        None => format!("`{key}` is busy"),
-                    };
-                    return Err(ApiError::conflict(format!(
-                        "{what} in execution `{holder}`"
-                    )));
-                }
-                // The holder ended without releasing (or was stopped outside the API):
-                // give back everything it holds of ours, not only the first key found.
-                state.records.unlock(&keys, &holder).await.map_err(store)?;
-            }
-            Err(LockError::Store(e)) => return Err(store(e)),
+    let me = LockHolder {
+        execution: execution_arn.clone(),
+        token: crate::app::unique_id(),
+        taken_at: locks::now_epoch(),
+    };
+    match locks::take(&*state.records, &*state.runs, &keys, &me).await {
+        Ok(()) => {}
+        Err(Held::By { key, holder }) => {
+            let what = match key.split_once('#') {
+                Some(("PLAN", _)) => format!("plan `{}` is already running", plan.id),
+                Some((_, server)) => format!("server `{server}` is busy"),
+                None => format!("`{key}` is busy"),
+            };
+            let run = holder.execution.rsplit(':').next().unwrap_or_default();
+            return Err(ApiError::conflict(format!("{what} in execution `{run}`")));
         }
+        Err(Held::Error(e)) => return Err(e),
     }
     let input_json =
         serde_json::to_string(&execution_input).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -242,6 +233,7 @@ async fn start_run(
         mode: &input.mode,
         state_machine_arn: &plan.state_machine_arn,
         started_by: &principal.user,
+        lock_token: &me.token,
     };
     let started = match state.records.record_start(&record).await.map_err(store) {
         Ok(()) => state
@@ -253,7 +245,7 @@ async fn start_run(
     };
     if let Err(e) = started {
         let _ = state.records.forget_start(&name).await;
-        let _ = state.records.unlock(&keys, &execution_arn).await;
+        let _ = state.records.unlock(&keys, &me.token).await;
         return Err(e);
     }
     tracing::info!(plan = %plan.id, execution = %name, user = %principal.user, "execution started");
@@ -279,6 +271,9 @@ fn id_of(record: &crate::store::Item) -> String {
     text(record, "pk").trim_start_matches("EXEC#").to_owned()
 }
 
+/// No history is this long; a larger token is not one this API gave.
+const MAX_OFFSET: usize = 10_000_000;
+
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
@@ -296,9 +291,16 @@ pub async fn list(
     };
     let offset = match q.next_token.as_deref() {
         None => 0,
-        Some(t) => t.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!("nextToken `{t}` is not one this API gave"))
-        })?,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= MAX_OFFSET)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "nextToken `{}` is not one this API gave",
+                    t.chars().take(40).collect::<String>()
+                ))
+            })?,
     };
     let mut records = state.records.executions().await.map_err(store)?;
     records.retain(|r| {
@@ -319,8 +321,9 @@ pub async fn list(
         })
         .collect();
     let mut out = json!({"items": items});
-    if offset + limit < total {
-        out["nextToken"] = json!((offset + limit).to_string());
+    let next = offset.saturating_add(limit);
+    if next < total {
+        out["nextToken"] = json!(next.to_string());
     }
     Ok(Json(out))
 }
@@ -423,9 +426,19 @@ pub async fn cancel(
     let keys: Vec<String> = std::iter::once(format!("PLAN#{plan_id}"))
         .chain(servers.iter().map(|s| format!("SERVER#{s}")))
         .collect();
-    state.records.unlock(&keys, &arn).await.map_err(store)?;
+    state
+        .records
+        .unlock(&keys, &text(&execution, "lockToken"))
+        .await
+        .map_err(store)?;
+    let voided = crate::domain::approvals::void_all_of_run(
+        &*state.records,
+        &id,
+        &format!("the run was cancelled by {}", principal.user),
+    )
+    .await?;
     Ok(Json(
-        json!({"id": id, "status": "CANCELLED", "terminating": terminating}),
+        json!({"id": id, "status": "CANCELLED", "terminating": terminating, "approvalsVoided": voided}),
     ))
 }
 

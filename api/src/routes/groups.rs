@@ -35,16 +35,11 @@ pub struct GroupInput {
 pub(super) fn body<T>(input: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     input
         .map(|Json(v)| v)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
+        .map_err(|e| crate::limits::body_rejection(e.status(), e.body_text()))
 }
 
 pub(super) fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Owned { .. } | StoreError::Exists(_) => ApiError::conflict(e.to_string()),
-        StoreError::Stale { .. } => ApiError::stale(e.to_string()),
-        StoreError::NotFound(_) => ApiError::not_found(e.to_string()),
-        StoreError::Backend(_) => ApiError::internal(e.to_string()),
-    }
+    ApiError::from(e)
 }
 
 /// A group id from its name: lowercase letters, digits and dashes, at most 40.
@@ -219,7 +214,13 @@ pub async fn update(
         .groups
         .update(&group, expected, &current.resolved_servers)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| match e {
+            // Its own group claiming: another request is changing this group right now.
+            StoreError::Owned { owner, .. } if owner == group.id => ApiError::stale(format!(
+                "protection group `{owner}` is being changed by another request; read it again and retry"
+            )),
+            e => store_error(e),
+        })?;
     Ok(Json(group))
 }
 
@@ -263,6 +264,14 @@ pub async fn delete(
     let version: u64 = version
         .parse()
         .map_err(|_| ApiError::bad_request(format!("version `{version}` is not a whole number")))?;
+    let users = crate::plans::plans_using_group(&state, &id).await?;
+    if !users.is_empty() {
+        let names: Vec<String> = users.iter().map(|p| format!("`{p}`")).collect();
+        return Err(ApiError::conflict(format!(
+            "protection group `{id}` is used by recovery plan {}; remove it from the plan first",
+            names.join(", ")
+        )));
+    }
     state
         .groups
         .delete(&id, version)
@@ -291,7 +300,7 @@ pub async fn preview(
     let input = body(input)?;
     let (fleet, owners) = tokio::join!(state.drs.list(), state.groups.owners());
     let fleet = fleet?;
-    let owners = owners.map_err(|e| ApiError::internal(e.to_string()))?;
+    let owners = owners.map_err(ApiError::from)?;
     let matched: Vec<&crate::drs::SourceServer> = match &input.tag_selector {
         Some(selector) => fleet.iter().filter(|s| s.matches(selector)).collect(),
         None => fleet

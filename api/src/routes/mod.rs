@@ -33,7 +33,7 @@ pub async fn not_found() -> Response {
 pub async fn source_servers(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let (servers, owners) = tokio::join!(state.drs.list(), state.groups.owners());
     let servers = servers?;
-    let owners = owners.map_err(|e| ApiError::internal(e.to_string()))?;
+    let owners = owners.map_err(ApiError::from)?;
     let items: Vec<Value> = servers
         .into_iter()
         .map(|s| {

@@ -72,7 +72,10 @@ pub async fn get(
         })
 }
 
-/// Validates, compiles, deploys the machine, then stores the new version.
+/// Validates, compiles, stores the new version (a conditional write: the one place
+/// concurrent saves are decided), then deploys. A writer that loses never deploys; a
+/// writer that deploys checks afterwards that what it deployed is still the current
+/// version, and deploys the current one if a newer save slipped in between.
 async fn save(
     state: &AppState,
     user: &str,
@@ -80,6 +83,7 @@ async fn save(
     expected: Option<u64>,
     path_id: Option<&str>,
 ) -> Result<StoredPlan, ApiError> {
+    crate::limits::check_plan_size(&plan)?;
     let built = build(state, &plan).await?;
     let id = built.resolved.plan_id.clone();
     if let Some(path_id) = path_id.filter(|p| *p != id) {
@@ -102,26 +106,15 @@ async fn save(
             }
             Some(current)
         }
-        None => {
-            if state.plans.get(&id).await.map_err(store_error)?.is_some() {
-                return Err(ApiError::conflict(format!(
-                    "recovery plan `{id}` already exists"
-                )));
-            }
-            None
-        }
+        None => None,
     };
-    let arn = state
-        .machines
-        .deploy(&built.compiled.name, &built.compiled.definition_minified())
-        .await?;
     let now = crate::now();
     let stored = StoredPlan {
         id,
         name: built.resolved.plan_name.clone(),
         plan,
         version: expected.map_or(1, |v| v + 1),
-        state_machine_arn: arn,
+        state_machine_arn: state.machines.arn(&built.compiled.name),
         servers: built.resolved.server_count() as u64,
         created_at: current.map_or_else(|| now.clone(), |c| c.created_at),
         updated_at: now,
@@ -132,7 +125,48 @@ async fn save(
         .save(&stored, expected)
         .await
         .map_err(store_error)?;
+    deploy_current(state, &stored, &built.compiled).await?;
     Ok(stored)
+}
+
+/// Deploys `compiled` (the machine of `saved`), then makes sure the deployed machine is
+/// the current version's: saves race, deploys race, the last deployer checks.
+async fn deploy_current(
+    state: &AppState,
+    saved: &StoredPlan,
+    compiled: &aslgen::Compiled,
+) -> Result<(), ApiError> {
+    let deploy = |c: &aslgen::Compiled| {
+        let name = c.name.clone();
+        let definition = c.definition_minified();
+        async move { state.machines.deploy(&name, &definition).await }
+    };
+    deploy(compiled).await.map_err(|e| not_deployed(saved, e))?;
+    let mut deployed = saved.version;
+    for _ in 0..5 {
+        let Some(current) = state.plans.get(&saved.id).await.map_err(store_error)? else {
+            return Ok(());
+        };
+        if current.version <= deployed {
+            return Ok(());
+        }
+        let built = build(state, &current.plan).await?;
+        deploy(&built.compiled)
+            .await
+            .map_err(|e| not_deployed(&current, e))?;
+        deployed = current.version;
+    }
+    Ok(())
+}
+
+fn not_deployed(saved: &StoredPlan, e: ApiError) -> ApiError {
+    ApiError {
+        message: format!(
+            "version {} of `{}` is saved, but its state machine could not be deployed ({}); save it again to deploy",
+            saved.version, saved.id, e.message
+        ),
+        ..e
+    }
 }
 
 pub async fn create(
@@ -267,8 +301,10 @@ pub async fn export(
 pub async fn import(
     State(state): State<Arc<AppState>>,
     principal: axum::Extension<Principal>,
-    text: String,
+    text: Result<String, axum::extract::rejection::StringRejection>,
 ) -> Result<(StatusCode, Json<StoredPlan>), ApiError> {
+    let text = text.map_err(|e| crate::limits::body_rejection(e.status(), e.body_text()))?;
+    crate::limits::check_nesting(&text)?;
     let document = aslgen::parse::plan_document(&text, "import").map_err(|e| {
         ApiError::invalid(
             "the plan file is not well formed",

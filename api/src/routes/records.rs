@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
-const HIDDEN: [&str; 3] = ["pk", "sk", "taskToken"];
+const HIDDEN: [&str; 4] = ["pk", "sk", "taskToken", "lockToken"];
 
 pub fn value(v: &AttributeValue) -> Value {
     match v {
@@ -35,16 +35,4 @@ pub fn item(item: &HashMap<String, AttributeValue>) -> Value {
     Value::Object(out)
 }
 
-pub fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
-    item.get(key)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
-}
-
-pub fn number(item: &HashMap<String, AttributeValue>, key: &str) -> u64 {
-    item.get(key)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
+pub use crate::store::{number, text};

@@ -10,7 +10,7 @@ mod plans;
 mod runs;
 
 pub use plans::{PlanStore, StoredPlan};
-pub use runs::{Item, LockError, RunStore, StartRecord};
+pub use runs::{DecisionRecord, Item, LockError, LockHolder, RunStore, StartRecord};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -50,6 +50,13 @@ pub enum StoreError {
     Stale { expected: u64, current: u64 },
     #[error("{0} does not exist")]
     NotFound(String),
+    /// The write is larger than DynamoDB keeps in an item (bad input, not an outage).
+    #[error("{0} is too large to store")]
+    TooLarge(String),
+    /// An item that does not read as what it should be (a bug or a hand edit).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// DynamoDB did not answer (outage, throttling, network).
     #[error("DynamoDB: {0}")]
     Backend(String),
 }
@@ -58,6 +65,8 @@ pub enum StoreError {
 pub trait GroupStore: Send + Sync {
     async fn list(&self) -> Result<Vec<StoredGroup>, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<StoredGroup>, StoreError>;
+    /// The groups of these ids that exist, read in batches a few at a time.
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<StoredGroup>, StoreError>;
     /// Creates the group and claims its servers, all or nothing.
     async fn create(&self, group: &StoredGroup) -> Result<(), StoreError>;
     /// Replaces the group if it is still at `expected` version; claims new servers and
@@ -86,12 +95,32 @@ pub struct AuditEntry {
     pub action: String,
     pub target: String,
     pub status: u16,
+    /// The server's own id for the request: unique, part of the record's key.
     pub request_id: String,
+    /// What the client or API Gateway called the request, kept for tracing only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<String>,
 }
 
 pub struct Dynamo {
     pub client: Client,
     pub table: String,
+}
+
+/// A string attribute of an item, empty when absent.
+pub fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A number attribute of an item, 0 when absent or not a whole number.
+pub fn number(item: &HashMap<String, AttributeValue>, key: &str) -> u64 {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// DynamoDB takes at most 100 actions per transaction.
@@ -101,8 +130,25 @@ pub(crate) fn s(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_owned())
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// Classifies a DynamoDB error by its code: an item too large is the caller's input; a
+/// validation error is ours; anything else is the service not answering.
+pub(crate) fn backend<E>(e: E) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Display,
+{
+    let code = e.code().unwrap_or_default().to_owned();
+    let message = e.message().unwrap_or_default().to_owned();
+    let detail = format!("{e} ({code}: {message})");
+    // A transaction refused for an item's size says so in its cancellation reasons.
+    let invalid = code == "ValidationException"
+        || (code == "TransactionCanceledException" && message.contains("ValidationError"));
+    if invalid && message.contains("size") {
+        StoreError::TooLarge(format!("the item ({message})"))
+    } else if invalid {
+        StoreError::Corrupt(detail)
+    } else {
+        StoreError::Backend(detail)
+    }
 }
 
 fn group_key(id: &str) -> HashMap<String, AttributeValue> {
@@ -150,7 +196,7 @@ impl TryFrom<&HashMap<String, AttributeValue>> for StoredGroup {
     fn try_from(item: &HashMap<String, AttributeValue>) -> Result<Self, StoreError> {
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
         let need =
-            |k: &str| text(k).ok_or_else(|| StoreError::Backend(format!("group item lacks `{k}`")));
+            |k: &str| text(k).ok_or_else(|| StoreError::Corrupt(format!("group item lacks `{k}`")));
         let list = |k: &str| -> Vec<String> {
             item.get(k)
                 .and_then(|v| v.as_l().ok())
@@ -245,21 +291,51 @@ impl Dynamo {
         }
     }
 
-    fn claim(&self, server: &str, group: &str) -> TransactWriteItem {
+    /// Claims an unowned server, marked with this write's `claim` token. A server owned
+    /// already — by another group, or by this group through another request — is a
+    /// conflict, so two writers never both believe they claimed it.
+    fn claim(&self, server: &str, group: &str, claim: &str) -> TransactWriteItem {
         let mut item = owner_key(server);
         item.insert("groupId".into(), s(group));
         item.insert("serverId".into(), s(server));
+        item.insert("claim".into(), s(claim));
         TransactWriteItem::builder()
             .put(
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk) OR groupId = :g")
-                    .expression_attribute_values(":g", s(group))
+                    .condition_expression("attribute_not_exists(pk)")
                     .build()
                     .expect("table, item set"),
             )
             .build()
+    }
+
+    /// Gives back what one write claimed: only owner records carrying its token, so an
+    /// undo never removes a claim another writer made.
+    async fn unclaim(&self, servers: &[String], claim: &str) {
+        use futures::StreamExt;
+        let deletes = servers.iter().map(|server| async move {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(owner_key(server)))
+                .condition_expression("claim = :c")
+                .expression_attribute_values(":c", s(claim))
+                .send()
+                .await;
+            if let Err(e) = result {
+                let e = e.into_service_error();
+                if !e.is_conditional_check_failed_exception() {
+                    tracing::warn!(server = %server, error = %e, "claim not given back");
+                }
+            }
+        });
+        futures::stream::iter(deletes.collect::<Vec<_>>())
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+            .await;
     }
 
     fn release(&self, server: &str, group: &str) -> TransactWriteItem {
@@ -297,18 +373,64 @@ impl Dynamo {
                 .await;
             if let Err(e) = result {
                 let service = e.into_service_error();
-                if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &service {
-                    let failed = cancelled
+                let failed = match &service {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
                         .cancellation_reasons()
                         .iter()
-                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
-                    return Err((failed.map(|i| offset + i), backend(&service)));
-                }
-                return Err((None, backend(&service)));
+                        .position(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => None,
+                };
+                return Err((failed.map(|i| offset + i), backend(service)));
             }
             offset += len;
         }
         Ok(())
+    }
+
+    /// One BatchGetItem of up to 100 groups, with its unprocessed keys read again.
+    async fn batch_get_groups(&self, ids: &[String]) -> Result<Vec<StoredGroup>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut keys: Vec<HashMap<String, AttributeValue>> =
+            ids.iter().map(|id| group_key(id)).collect();
+        let mut out = Vec::new();
+        for attempt in 0..8u32 {
+            if keys.is_empty() {
+                return Ok(out);
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let page = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+            if let Some(items) = page.responses.as_ref().and_then(|r| r.get(&self.table)) {
+                for item in items {
+                    out.push(StoredGroup::try_from(item)?);
+                }
+            }
+            keys = page
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if keys.is_empty() {
+            Ok(out)
+        } else {
+            Err(StoreError::Backend(format!(
+                "BatchGetItem left {} keys unprocessed",
+                keys.len()
+            )))
+        }
     }
 
     async fn owner_of(&self, server: &str) -> Option<String> {
@@ -324,19 +446,23 @@ impl Dynamo {
         out.item?.get("groupId")?.as_s().ok().cloned()
     }
 
-    /// Claims servers for a group, chunk by chunk; on a conflict, releases what this call
-    /// claimed and names the server and its owner.
-    async fn claim_all(&self, group: &str, servers: &[String]) -> Result<(), StoreError> {
-        let actions = servers.iter().map(|srv| self.claim(srv, group)).collect();
+    /// Claims servers for a group, chunk by chunk, with the token `claim`; on a conflict,
+    /// gives back what this call claimed and names the server and its owner.
+    async fn claim_all(
+        &self,
+        group: &str,
+        servers: &[String],
+        claim: &str,
+    ) -> Result<(), StoreError> {
+        let actions = servers
+            .iter()
+            .map(|srv| self.claim(srv, group, claim))
+            .collect();
         match self.transact(actions).await {
             Ok(()) => Ok(()),
             Err((failed, error)) => {
                 let done = failed.map(|i| i - i % TRANSACTION_LIMIT).unwrap_or(0);
-                let undo = servers[..done]
-                    .iter()
-                    .map(|srv| self.release(srv, group))
-                    .collect();
-                let _ = self.transact(undo).await;
+                self.unclaim(&servers[..done], claim).await;
                 match failed {
                     Some(i) => {
                         let server = servers[i].clone();
@@ -376,8 +502,27 @@ impl GroupStore for Dynamo {
         out.item.as_ref().map(StoredGroup::try_from).transpose()
     }
 
+    async fn get_many(&self, ids: &[String]) -> Result<Vec<StoredGroup>, StoreError> {
+        use futures::StreamExt;
+        // BatchGetItem reads at most 100 keys; four batches in flight.
+        let batches = ids.chunks(100).map(|chunk| self.batch_get_groups(chunk));
+        let results: Vec<Result<Vec<StoredGroup>, StoreError>> =
+            futures::stream::iter(batches.collect::<Vec<_>>())
+                .buffer_unordered(4)
+                .collect()
+                .await;
+        let mut out = Vec::with_capacity(ids.len());
+        for batch in results {
+            out.extend(batch?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
     async fn create(&self, group: &StoredGroup) -> Result<(), StoreError> {
-        self.claim_all(&group.id, &group.resolved_servers).await?;
+        let claim = uuid::Uuid::new_v4().simple().to_string();
+        self.claim_all(&group.id, &group.resolved_servers, &claim)
+            .await?;
         let put = self
             .client
             .put_item()
@@ -387,12 +532,7 @@ impl GroupStore for Dynamo {
             .send()
             .await;
         if let Err(e) = put {
-            let undo = group
-                .resolved_servers
-                .iter()
-                .map(|srv| self.release(srv, &group.id))
-                .collect();
-            let _ = self.transact(undo).await;
+            self.unclaim(&group.resolved_servers, &claim).await;
             let service = e.into_service_error();
             return Err(if service.is_conditional_check_failed_exception() {
                 StoreError::Exists(format!("protection group `{}`", group.id))
@@ -415,7 +555,8 @@ impl GroupStore for Dynamo {
             .filter(|s| !previous.contains(s))
             .cloned()
             .collect();
-        self.claim_all(&group.id, &added).await?;
+        let claim = uuid::Uuid::new_v4().simple().to_string();
+        self.claim_all(&group.id, &added, &claim).await?;
         let put = self
             .client
             .put_item()
@@ -426,11 +567,8 @@ impl GroupStore for Dynamo {
             .send()
             .await;
         if let Err(e) = put {
-            let undo = added
-                .iter()
-                .map(|srv| self.release(srv, &group.id))
-                .collect();
-            let _ = self.transact(undo).await;
+            // The loser of two concurrent updates gives back only its own claims.
+            self.unclaim(&added, &claim).await;
             let service = e.into_service_error();
             if service.is_conditional_check_failed_exception() {
                 let current = GroupStore::get(self, &group.id).await?.map(|g| g.version);
@@ -500,7 +638,7 @@ impl GroupStore for Dynamo {
 impl AuditLog for Dynamo {
     async fn record(&self, entry: AuditEntry) -> Result<(), StoreError> {
         let day = entry.at.get(..10).unwrap_or("unknown").to_owned();
-        let item = HashMap::from([
+        let mut item = HashMap::from([
             ("pk".to_owned(), s(&format!("AUDIT#{day}"))),
             (
                 "sk".to_owned(),
@@ -514,11 +652,17 @@ impl AuditLog for Dynamo {
                 AttributeValue::N(entry.status.to_string()),
             ),
             ("at".to_owned(), s(&entry.at)),
+            ("requestId".to_owned(), s(&entry.request_id)),
         ]);
+        if let Some(client) = &entry.client_request_id {
+            item.insert("clientRequestId".to_owned(), s(client));
+        }
         self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            // The key is the server's unique id: a record is never overwritten.
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
             .map(|_| ())

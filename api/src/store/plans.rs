@@ -73,7 +73,7 @@ fn plan_of(item: &HashMap<String, AttributeValue>) -> Result<StoredPlan, StoreEr
         id: text("id"),
         name: text("name"),
         plan: serde_json::from_str(&text("plan"))
-            .map_err(|e| backend(format!("stored plan is not JSON: {e}")))?,
+            .map_err(|e| StoreError::Corrupt(format!("stored plan is not JSON: {e}")))?,
         version: number("version"),
         state_machine_arn: text("stateMachineArn"),
         servers: number("servers"),
@@ -133,12 +133,12 @@ impl PlanStore for Dynamo {
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         }
         .build()
-        .map_err(backend)?;
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let version = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item(plan, &format!("V#{:06}", plan.version))))
             .build()
-            .map_err(backend)?;
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let result = self
             .client
             .transact_write_items()

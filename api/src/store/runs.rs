@@ -10,12 +10,12 @@ pub type Item = HashMap<String, AttributeValue>;
 
 #[async_trait]
 pub trait RunStore: Send + Sync {
-    /// Takes the locks for an execution, all or nothing. On a conflict returns the lock
-    /// key and the execution holding it.
-    async fn lock(&self, keys: &[String], execution: &str) -> Result<(), LockError>;
-    async fn unlock(&self, keys: &[String], execution: &str) -> Result<(), StoreError>;
-    /// Removes a lock still held by `execution` (which has ended).
-    async fn break_lock(&self, key: &str, execution: &str) -> Result<(), StoreError>;
+    /// Takes the locks for a start, all or nothing, each written with the start's token.
+    /// On a conflict returns the lock key and who holds it.
+    async fn lock(&self, keys: &[String], holder: &LockHolder) -> Result<(), LockError>;
+    /// Gives back the locks that the start with `token` took (a lock another start holds
+    /// is left alone: every delete is conditional on the token).
+    async fn unlock(&self, keys: &[String], token: &str) -> Result<(), StoreError>;
     /// Writes the execution's record before its machine starts, so the run is listed and
     /// its dashboard opens at once (the machine's own first write keeps these values) and
     /// the record names who started it.
@@ -23,6 +23,8 @@ pub trait RunStore: Send + Sync {
     /// Removes the record of a start the engine refused.
     async fn forget_start(&self, name: &str) -> Result<(), StoreError>;
     async fn executions(&self) -> Result<Vec<Item>, StoreError>;
+    /// The `EXECUTION` item alone (one GetItem, whatever the plan's size).
+    async fn execution_record(&self, name: &str) -> Result<Option<Item>, StoreError>;
     /// The `EXECUTION` item and every `STEP#…` item of one execution.
     async fn execution(&self, name: &str) -> Result<Vec<Item>, StoreError>;
     async fn set_execution_status(
@@ -33,16 +35,41 @@ pub trait RunStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn approvals(&self) -> Result<Vec<Item>, StoreError>;
     async fn approval(&self, id: &str) -> Result<Option<Item>, StoreError>;
-    /// Records `user`'s vote if the approval is still pending and `user` has not voted.
-    async fn vote(&self, id: &str, user: &str, comment: &str) -> Result<bool, StoreError>;
-    /// Decides a pending approval once; false when it was already decided.
-    async fn decide(
+    /// Records `user`'s vote, in one conditional write, if the approval is still pending
+    /// and `user` has not voted; returns how many distinct people have voted, `None` when
+    /// the condition failed.
+    async fn vote(&self, id: &str, user: &str, comment: &str) -> Result<Option<u64>, StoreError>;
+    /// Decides a pending approval once (and, with `quorum`, only when that many distinct
+    /// people have voted); false when the condition failed.
+    async fn decide(&self, decision: &DecisionRecord<'_>) -> Result<bool, StoreError>;
+    /// Moves an approval from `from` to `to` (conditional on `from`), with a note: voids
+    /// the approvals of ended runs, reopens a decision the engine did not take.
+    async fn set_approval_status(
         &self,
         id: &str,
-        status: &str,
-        user: &str,
-        comment: &str,
+        from: &str,
+        to: &str,
+        note: &str,
     ) -> Result<bool, StoreError>;
+}
+
+/// A decision as recorded on the approval item.
+pub struct DecisionRecord<'a> {
+    pub id: &'a str,
+    pub status: &'a str,
+    pub user: &'a str,
+    pub comment: &'a str,
+    /// With a quorum: the decision is taken only when this many people have voted.
+    pub quorum: Option<u64>,
+}
+
+/// Who holds a lock: the execution a start is about to run and the start's own token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockHolder {
+    pub execution: String,
+    pub token: String,
+    /// Unix seconds when the lock was taken.
+    pub taken_at: i64,
 }
 
 /// What the API knows of an execution as it starts it.
@@ -55,12 +82,14 @@ pub struct StartRecord<'a> {
     pub mode: &'a str,
     pub state_machine_arn: &'a str,
     pub started_by: &'a str,
+    /// The token the start's locks carry (cancel gives them back with it).
+    pub lock_token: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LockError {
-    #[error("`{key}` is held by execution `{holder}`")]
-    Held { key: String, holder: String },
+    #[error("`{key}` is held by execution `{}`", holder.execution)]
+    Held { key: String, holder: LockHolder },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -85,13 +114,18 @@ fn conditional_failed<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<
 
 #[async_trait]
 impl RunStore for Dynamo {
-    async fn lock(&self, keys: &[String], execution: &str) -> Result<(), LockError> {
+    async fn lock(&self, keys: &[String], holder: &LockHolder) -> Result<(), LockError> {
         for (n, chunk) in keys.chunks(100).enumerate() {
             let items: Vec<TransactWriteItem> = chunk
                 .iter()
                 .map(|key| {
                     let mut item = lock_key(key);
-                    item.insert("execution".into(), s(execution));
+                    item.insert("execution".into(), s(&holder.execution));
+                    item.insert("token".into(), s(&holder.token));
+                    item.insert(
+                        "takenAt".into(),
+                        AttributeValue::N(holder.taken_at.to_string()),
+                    );
                     item.insert("key".into(), s(key));
                     TransactWriteItem::builder()
                         .put(
@@ -114,23 +148,12 @@ impl RunStore for Dynamo {
             if let Err(e) = result {
                 let service = e.into_service_error();
                 // Give back what this call took before failing.
-                let _ = self.unlock(&keys[..n * 100], execution).await;
+                let _ = self.unlock(&keys[..n * 100], &holder.token).await;
                 if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) = &service
                     && let Some(i) = c.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"))
                 {
                     let key = chunk[i].clone();
-                    let holder = self
-                        .client
-                        .get_item()
-                        .table_name(&self.table)
-                        .set_key(Some(lock_key(&key)))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .ok()
-                        .and_then(|o| o.item)
-                        .and_then(|i| i.get("execution").and_then(|v| v.as_s().ok()).cloned())
-                        .unwrap_or_default();
+                    let holder = self.lock_holder(&key).await?;
                     return Err(LockError::Held { key, holder });
                 }
                 return Err(LockError::Store(backend(service)));
@@ -139,28 +162,32 @@ impl RunStore for Dynamo {
         Ok(())
     }
 
-    async fn unlock(&self, keys: &[String], execution: &str) -> Result<(), StoreError> {
-        for key in keys {
-            self.break_lock(key, execution).await?;
-        }
-        Ok(())
-    }
-
-    async fn break_lock(&self, key: &str, execution: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(lock_key(key)))
-            .condition_expression("attribute_not_exists(pk) OR execution = :e")
-            .expression_attribute_values(":e", s(execution))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(backend(e.into_service_error())),
-        }
+    async fn unlock(&self, keys: &[String], token: &str) -> Result<(), StoreError> {
+        use futures::StreamExt;
+        let deletes = keys.iter().map(|key| async move {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(lock_key(key)))
+                .condition_expression("attribute_not_exists(pk) OR #t = :t")
+                .expression_attribute_names("#t", "token")
+                .expression_attribute_values(":t", s(token))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if conditional_failed(&e) => Ok(()),
+                Err(e) => Err(backend(e.into_service_error())),
+            }
+        });
+        // Many servers: a bounded number of deletes in flight, not one by one.
+        let results: Vec<Result<(), StoreError>> =
+            futures::stream::iter(deletes.collect::<Vec<_>>())
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        results.into_iter().collect()
     }
 
     async fn record_start(&self, start: &StartRecord<'_>) -> Result<(), StoreError> {
@@ -173,7 +200,7 @@ impl RunStore for Dynamo {
             .update_expression(
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
-                 #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v",
+                 #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v, lockToken = :k",
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#m", "mode")
@@ -185,6 +212,7 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":a", s(start.state_machine_arn))
             .expression_attribute_values(":b", s(start.started_by))
             .expression_attribute_values(":v", AttributeValue::N(start.plan_version.to_string()))
+            .expression_attribute_values(":k", s(start.lock_token))
             .send()
             .await
             .map(|_| ())
@@ -205,6 +233,20 @@ impl RunStore for Dynamo {
 
     async fn executions(&self) -> Result<Vec<Item>, StoreError> {
         self.scan_kind("EXECUTION").await
+    }
+
+    async fn execution_record(&self, name: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}")))
+            .key("sk", s("EXECUTION"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(e.into_service_error()))?;
+        Ok(out.item)
     }
 
     async fn execution(&self, name: &str) -> Result<Vec<Item>, StoreError> {
@@ -251,17 +293,22 @@ impl RunStore for Dynamo {
         Ok(out.item)
     }
 
-    async fn vote(&self, id: &str, user: &str, comment: &str) -> Result<bool, StoreError> {
+    async fn vote(&self, id: &str, user: &str, comment: &str) -> Result<Option<u64>, StoreError> {
+        // One write: the condition, the vote and the voter set move together, so twenty
+        // votes by one person at once count once.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(approval_key(id)))
-            .update_expression("SET votes = list_append(if_not_exists(votes, :empty), :vote)")
+            .update_expression(
+                "SET votes = list_append(if_not_exists(votes, :empty), :vote) ADD voters :us",
+            )
             .condition_expression("#s = :pending AND NOT contains(voters, :u)")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":pending", s("PENDING"))
             .expression_attribute_values(":u", s(user))
+            .expression_attribute_values(":us", AttributeValue::Ss(vec![user.to_owned()]))
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .expression_attribute_values(
                 ":vote",
@@ -271,47 +318,65 @@ impl RunStore for Dynamo {
                     ("at".to_owned(), s(&crate::now())),
                 ]))]),
             )
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
         match result {
-            Ok(_) => {
-                // `voters` is a string set for the condition above.
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(approval_key(id)))
-                    .update_expression("ADD voters :u")
-                    .expression_attribute_values(":u", AttributeValue::Ss(vec![user.to_owned()]))
-                    .send()
-                    .await
-                    .map_err(|e| backend(e.into_service_error()))?;
-                Ok(true)
-            }
+            Ok(out) => Ok(Some(
+                out.attributes
+                    .and_then(|a| a.get("voters").and_then(|v| v.as_ss().ok()).map(Vec::len))
+                    .unwrap_or(1) as u64,
+            )),
+            Err(e) if conditional_failed(&e) => Ok(None),
+            Err(e) => Err(backend(e.into_service_error())),
+        }
+    }
+
+    async fn decide(&self, d: &DecisionRecord<'_>) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(approval_key(d.id)))
+            .update_expression("SET #s = :s, decidedBy = :u, decisionComment = :c, decidedAt = :t")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":s", s(d.status))
+            .expression_attribute_values(":u", s(d.user))
+            .expression_attribute_values(":c", s(d.comment))
+            .expression_attribute_values(":t", s(&crate::now()))
+            .expression_attribute_values(":pending", s("PENDING"));
+        update = match d.quorum {
+            Some(q) => update
+                .condition_expression("#s = :pending AND size(voters) >= :q")
+                .expression_attribute_values(":q", AttributeValue::N(q.to_string())),
+            None => update.condition_expression("#s = :pending"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
             Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(backend(e.into_service_error())),
         }
     }
 
-    async fn decide(
+    async fn set_approval_status(
         &self,
         id: &str,
-        status: &str,
-        user: &str,
-        comment: &str,
+        from: &str,
+        to: &str,
+        note: &str,
     ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(approval_key(id)))
-            .update_expression("SET #s = :s, decidedBy = :u, decisionComment = :c, decidedAt = :t")
-            .condition_expression("#s = :pending")
+            .update_expression("SET #s = :to, statusNote = :n, statusAt = :t")
+            .condition_expression("#s = :from")
             .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":s", s(status))
-            .expression_attribute_values(":u", s(user))
-            .expression_attribute_values(":c", s(comment))
+            .expression_attribute_values(":to", s(to))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":n", s(note))
             .expression_attribute_values(":t", s(&crate::now()))
-            .expression_attribute_values(":pending", s("PENDING"))
             .send()
             .await;
         match result {
@@ -319,5 +384,37 @@ impl RunStore for Dynamo {
             Err(e) if conditional_failed(&e) => Ok(false),
             Err(e) => Err(backend(e.into_service_error())),
         }
+    }
+}
+
+impl Dynamo {
+    /// Who holds the lock `key` now (read consistently after a failed take).
+    async fn lock_holder(&self, key: &str) -> Result<LockHolder, LockError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(lock_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| LockError::Store(backend(e.into_service_error())))?
+            .item
+            .unwrap_or_default();
+        let text = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(LockHolder {
+            execution: text("execution"),
+            token: text("token"),
+            taken_at: item
+                .get("takenAt")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+        })
     }
 }
