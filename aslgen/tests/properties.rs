@@ -33,6 +33,14 @@ proptest! {
     }
 
     #[test]
+    fn ssm_steps_run_only_on_the_recovered_instances(seed in any::<u64>()) {
+        let doc = plans::valid_plan(seed);
+        let (_, json) = compile_json(&doc);
+        let problems = common::ssm_target_problems(&json);
+        prop_assert!(problems.is_empty(), "seed {seed}: {problems:?}");
+    }
+
+    #[test]
     fn every_dependency_precedes_its_dependent(seed in any::<u64>()) {
         let doc = plans::valid_plan(seed);
         let (resolved, json) = compile_json(&doc);
@@ -135,6 +143,41 @@ fn checkers_catch_violations() {
         analysis.problems.iter().any(|p| p.contains("Nowhere")),
         "{:?}",
         analysis.problems
+    );
+}
+
+/// The SSM target check fails on a machine whose commands or runbooks aim elsewhere.
+#[test]
+fn ssm_target_check_catches_steps_aimed_elsewhere() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/directory.yaml"
+    ))
+    .unwrap();
+    let doc = parse::plan_document(&text, "directory").unwrap();
+    let (_, json) = compile_json(&doc);
+    assert!(common::ssm_target_problems(&json).is_empty());
+    let text = serde_json::to_string(&json).unwrap();
+    assert!(text.contains(":ssm:sendCommand") && text.contains(":ssm:startAutomationExecution"));
+    let aimed = text
+        .replace(
+            r#""InstanceIds.$":"$.instances.ids""#,
+            r#""InstanceIds":["i-0123456789abcdef0"]"#,
+        )
+        .replace(
+            r#""InstanceId.$":"States.Array($.instanceId)""#,
+            r#""InstanceId":["i-0123456789abcdef0"]"#,
+        );
+    let problems = common::ssm_target_problems(&serde_json::from_str(&aimed).unwrap());
+    assert!(
+        problems.iter().any(|p| p.contains("sends to None")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("sets InstanceId from None")),
+        "{problems:?}"
     );
 }
 

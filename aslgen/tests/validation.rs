@@ -268,3 +268,82 @@ fn execution_input_is_checked_against_the_plan() {
     );
     assert!(parse::execution_input(r#"{"mode": "PRODUCTION"}"#, "input").is_err());
 }
+
+#[test]
+fn ssm_steps_cannot_choose_their_instances() {
+    // The machine aims every SSM step at its group's recovered instances; a plan that names
+    // instances (or targets, or another role) in a step's parameters is refused, every
+    // such parameter with its path and value.
+    let yaml = r#"
+protectionGroups:
+  - {id: app, name: App, servers: [s-00000000000000001]}
+plan:
+  id: p
+  name: P
+  waves:
+    - name: W
+      groups:
+        - group: app
+          steps:
+            - type: ssm
+              kind: automation
+              document: AWS-RestartEC2Instance
+              parameters: {InstanceId: [i-0123456789abcdef0]}
+            - type: ssm
+              document: AWS-RunShellScript
+              parameters:
+                commands: [uptime]
+                InstanceIds: [i-0aaaaaaaaaaaaaaaa, i-0bbbbbbbbbbbbbbbb]
+                Targets: ["Key=tag:Env,Values=prod"]
+            - type: ssm
+              kind: automation
+              document: Contoso-Fix
+              parameters:
+                AutomationAssumeRole: ["arn:aws:iam::123456789012:role/admin"]
+                "Note.$": ["$$.Execution.Input"]
+            - type: healthCheck
+              check: {ssm: {document: DRS-Check, parameters: {targetInstanceId: [i-0cccccccccccccccc]}}}
+"#;
+    let found = problems(yaml, None);
+    let steps = "plan.waves[0].groups[0].steps";
+    for (path, needle) in [
+        (
+            format!("{steps}[0].parameters.InstanceId"),
+            "parameter `InstanceId` = `i-0123456789abcdef0` chooses instances",
+        ),
+        (
+            format!("{steps}[1].parameters.InstanceIds"),
+            "`i-0aaaaaaaaaaaaaaaa,i-0bbbbbbbbbbbbbbbb` chooses instances",
+        ),
+        (
+            format!("{steps}[1].parameters.Targets"),
+            "`Key=tag:Env,Values=prod` chooses targets",
+        ),
+        (
+            format!("{steps}[2].parameters.AutomationAssumeRole"),
+            "chooses the role the runbook runs as",
+        ),
+        (
+            format!("{steps}[2].parameters.Note.$"),
+            "parameter name `Note.$` ends in `.$`",
+        ),
+        (
+            format!("{steps}[3].check.ssm.parameters.targetInstanceId"),
+            "`i-0cccccccccccccccc` chooses instances",
+        ),
+    ] {
+        assert!(
+            has(&found, &path, needle),
+            "missing {path}: {needle}\nall: {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 6, "{found:#?}");
+    assert_eq!(
+        found
+            .iter()
+            .filter(|(_, m)| m.contains("runs only on its group's recovered instances"))
+            .count(),
+        5,
+        "{found:#?}"
+    );
+}

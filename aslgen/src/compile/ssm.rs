@@ -137,7 +137,8 @@ pub(super) fn emit_command(
     send
 }
 
-/// One Automation execution per instance (the document's `InstanceId` parameter), polled.
+/// One Automation execution per instance (the document's `InstanceId` parameter, always
+/// set by the machine), polled.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn emit_automation(
     ctx: &mut Ctx,
@@ -207,10 +208,14 @@ pub(super) fn emit_automation(
         timeout_cause: format!("`{document}` did not finish within {timeout} s"),
     };
     let poll_start = poll.emit(&mut inner);
+    // The runbook always runs on this Map item's recovered instance: the machine sets
+    // `InstanceId` itself (validation refuses a plan that names instances, targets or an
+    // assume role in its parameters; whatever such a key reached here would be replaced).
     let mut params = ssm_parameters(parameters);
-    if !parameters.contains_key("InstanceId") {
-        params["InstanceId.$"] = json!("States.Array($.instanceId)");
+    if let Some(map) = params.as_object_mut() {
+        map.retain(|key, _| !key.eq_ignore_ascii_case("InstanceId"));
     }
+    params["InstanceId.$"] = json!("States.Array($.instanceId)");
     inner.insert(
         start_exec.clone(),
         State::Task(Task {

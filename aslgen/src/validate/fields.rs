@@ -364,8 +364,12 @@ fn steps(p: &mut Problems, path: &str, steps: &[Step], in_group: bool) {
                             );
                         }
                     }
-                    HealthProbe::Ssm { document, .. } => {
-                        document_name(p, &format!("{spath}.check.ssm.document"), document)
+                    HealthProbe::Ssm {
+                        document,
+                        parameters,
+                    } => {
+                        document_name(p, &format!("{spath}.check.ssm.document"), document);
+                        ssm_parameters(p, &format!("{spath}.check.ssm.parameters"), parameters);
                     }
                     HealthProbe::Tcp { .. } | HealthProbe::Ec2Status => {}
                 }
@@ -401,6 +405,7 @@ fn approval(p: &mut Problems, path: &str, a: &ApprovalStep) {
 
 fn ssm(p: &mut Problems, path: &str, s: &SsmStep) {
     document_name(p, &format!("{path}.document"), &s.document);
+    ssm_parameters(p, &format!("{path}.parameters"), &s.parameters);
     duration_range(
         p,
         format!("{path}.timeout"),
@@ -409,6 +414,52 @@ fn ssm(p: &mut Problems, path: &str, s: &SsmStep) {
         30,
         48 * 3_600,
     );
+}
+
+/// Document parameters that would choose where, or as whom, an SSM step runs. The machine
+/// targets every SSM step at its group's recovered instances itself (SendCommand's
+/// `InstanceIds`, a runbook's `InstanceId`), and runbooks run with the machine's role.
+fn steering_parameter(name: &str) -> Option<&'static str> {
+    let key: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if key.contains("instanceid") {
+        Some("chooses instances")
+    } else if matches!(
+        key.as_str(),
+        "targets" | "targetmaps" | "targetlocations" | "targetparametername" | "targetsmaxerrors"
+    ) {
+        Some("chooses targets")
+    } else if key == "automationassumerole" {
+        Some("chooses the role the runbook runs as")
+    } else {
+        None
+    }
+}
+
+fn ssm_parameters(
+    p: &mut Problems,
+    path: &str,
+    parameters: &indexmap::IndexMap<String, Vec<String>>,
+) {
+    for (name, values) in parameters {
+        if name.ends_with(".$") {
+            p.add(
+                format!("{path}.{name}"),
+                format!("parameter name `{name}` ends in `.$`, which Step Functions reads as a path into the machine's data, not a document parameter"),
+            );
+        } else if let Some(what) = steering_parameter(name) {
+            p.add(
+                format!("{path}.{name}"),
+                format!(
+                    "parameter `{name}` = `{}` {what}; an SSM step runs only on its group's recovered instances, which the machine sets itself",
+                    values.join(",")
+                ),
+            );
+        }
+    }
 }
 
 fn document_name(p: &mut Problems, path: &str, name: &str) {
@@ -427,6 +478,33 @@ fn document_name(p: &mut Problems, path: &str, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steering_parameters() {
+        for name in [
+            "InstanceId",
+            "InstanceIds",
+            "instance_ids",
+            "TargetInstanceId",
+            "UnreachableInstanceId",
+            "Targets",
+            "TargetParameterName",
+            "TargetMaps",
+            "TargetLocations",
+            "AutomationAssumeRole",
+        ] {
+            assert!(steering_parameter(name).is_some(), "{name}");
+        }
+        for name in [
+            "commands",
+            "services",
+            "SourceAmiId",
+            "Instance",
+            "TargetType",
+        ] {
+            assert_eq!(steering_parameter(name), None, "{name}");
+        }
+    }
 
     #[test]
     fn ids() {

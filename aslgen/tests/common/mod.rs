@@ -302,3 +302,75 @@ pub fn dependency_violations(resolved: &aslgen::Resolved, definition: &Value) ->
     }
     out
 }
+
+/// SSM tasks that could run anywhere but on the recovered instances: SendCommand must take
+/// its instances from `$.instances.ids` and nothing else; StartAutomationExecution must run
+/// inside a Map over `$.instances.ids` with the document's `InstanceId` set from the item.
+pub fn ssm_target_problems(definition: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    ssm_targets_in(definition, None, &mut problems);
+    problems
+}
+
+fn ssm_targets_in(scope: &Value, map_items: Option<&str>, problems: &mut Vec<String>) {
+    let Some(states) = scope.get("States").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, state) in states {
+        let resource = state.get("Resource").and_then(Value::as_str).unwrap_or("");
+        let params = state.get("Parameters");
+        if resource.ends_with(":ssm:sendCommand") {
+            let p = params.and_then(Value::as_object);
+            let ids = p
+                .and_then(|p| p.get("InstanceIds.$"))
+                .and_then(Value::as_str);
+            if ids != Some("$.instances.ids") {
+                problems.push(format!("`{name}` sends to {ids:?}"));
+            }
+            for key in p.into_iter().flat_map(|p| p.keys()) {
+                if key.starts_with("Targets") || key == "InstanceIds" {
+                    problems.push(format!("`{name}` also sets `{key}`"));
+                }
+            }
+        }
+        if resource.ends_with(":ssm:startAutomationExecution") {
+            if map_items != Some("$.instances.ids") {
+                problems.push(format!("`{name}` runs outside a Map over the instances"));
+            }
+            let p = params.and_then(Value::as_object);
+            for key in p.into_iter().flat_map(|p| p.keys()) {
+                if key.starts_with("Target") {
+                    problems.push(format!("`{name}` sets `{key}`"));
+                }
+            }
+            let doc_params = p
+                .and_then(|p| p.get("Parameters"))
+                .and_then(Value::as_object);
+            let id = doc_params
+                .and_then(|d| d.get("InstanceId.$"))
+                .and_then(Value::as_str);
+            if id != Some("States.Array($.instanceId)") {
+                problems.push(format!("`{name}` sets InstanceId from {id:?}"));
+            }
+            for key in doc_params.into_iter().flat_map(|d| d.keys()) {
+                if key != "InstanceId.$" && key.to_ascii_lowercase().contains("instanceid") {
+                    problems.push(format!("`{name}` also sets `{key}`"));
+                }
+            }
+        }
+        if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+            for branch in branches {
+                ssm_targets_in(branch, None, problems);
+            }
+        }
+        if let Some(processor) = state.get("ItemProcessor") {
+            let items = state.get("ItemsPath").and_then(Value::as_str);
+            let from_item = state
+                .get("ItemSelector")
+                .and_then(|s| s.get("instanceId.$"))
+                .and_then(Value::as_str)
+                == Some("$$.Map.Item.Value");
+            ssm_targets_in(processor, items.filter(|_| from_item), problems);
+        }
+    }
+}

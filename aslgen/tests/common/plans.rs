@@ -232,7 +232,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
     let waves = doc.plan.waves.len();
     let w = rng.below(waves as u64) as usize;
     let g = rng.below(doc.plan.waves[w].groups.len() as u64) as usize;
-    let what = match rng.below(9) {
+    let what = match rng.below(10) {
         0 => {
             doc.plan.waves[w].groups[g].group = "no-such-group".into();
             "unknown group"
@@ -341,6 +341,21 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                 });
             }
             "dependency cycle"
+        }
+        8 => {
+            // An SSM step aimed at an instance the plan did not recover.
+            doc.plan.waves[w].groups[g].steps.push(Step::Ssm(SsmStep {
+                name: Some("Aimed elsewhere".into()),
+                document: "AWS-RestartEC2Instance".into(),
+                kind: SsmKind::Automation,
+                parameters: IndexMap::from([(
+                    "InstanceId".to_owned(),
+                    vec!["i-0123456789abcdef0".to_owned()],
+                )]),
+                timeout: duration(300),
+                on_failure: OnFailure::Fail,
+            }));
+            "SSM step naming its instance"
         }
         _ => {
             doc.plan.id = "Not A Slug!".into();
