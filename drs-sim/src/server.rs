@@ -381,9 +381,15 @@ impl tasks::probe::Resolve for Loopback {
 async fn probe(state: &AppState, body: &Bytes) -> Response {
     let request: Result<tasks::probe::ProbeRequest, _> = serde_json::from_slice(body);
     let outcome = match request {
-        Ok(request) => tasks::probe::run(&request, &Loopback(state.probe_ports.clone()))
-            .await
-            .map_err(|e| (e.error_type(), e.to_string())),
+        // The targets are the private addresses moto gave the simulated instances; the
+        // probe checks them as in AWS, then connects to their local stand-ins.
+        Ok(request) => tasks::probe::run(
+            &request,
+            &Loopback(state.probe_ports.clone()),
+            tasks::probe::Reach::Private,
+        )
+        .await
+        .map_err(|e| (e.error_type(), e.to_string())),
         Err(e) => Err((
             tasks::probe::BAD_REQUEST,
             format!("not a probe request: {e}"),

@@ -149,10 +149,12 @@ fn cases(runtime_url: &str, tcp_port: u16) -> Vec<Case> {
         },
         Case {
             name: "probe",
-            env: vec![],
+            // The smoke test's listener is on loopback, which the deployed probe refuses.
+            env: vec![("PROBE_ALLOW_LOOPBACK", "true".into())],
             events: vec![
                 json!({"check": "tcp", "port": tcp_port, "targets": ["127.0.0.1"], "timeoutMs": 2000}),
                 json!({"check": "tcp", "port": 0, "targets": ["not-an-ip"]}),
+                json!({"check": "http", "port": 80, "targets": ["169.254.169.254"]}),
             ],
             check: |answers, _| {
                 let ok = answers
@@ -169,9 +171,24 @@ fn cases(runtime_url: &str, tcp_port: u16) -> Vec<Case> {
                 if bad.kind != "error" || bad.body["errorType"] != json!("Probe.BadRequest") {
                     return Err(format!("bad request: {} {}", bad.kind, bad.body));
                 }
+                let metadata = answers
+                    .iter()
+                    .find(|a| a.request_id == "req-3")
+                    .ok_or("no answer to the metadata-address check")?;
+                if metadata.kind != "error"
+                    || metadata.body["errorType"] != json!("Probe.BadRequest")
+                    || !metadata.body["errorMessage"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("`169.254.169.254`"))
+                {
+                    return Err(format!(
+                        "metadata address: {} {}",
+                        metadata.kind, metadata.body
+                    ));
+                }
                 Ok(format!(
-                    "TCP check -> healthy; malformed -> {}",
-                    bad.body["errorType"]
+                    "TCP check -> healthy; malformed -> {}; 169.254.169.254 -> {}",
+                    bad.body["errorType"], metadata.body["errorType"]
                 ))
             },
         },
