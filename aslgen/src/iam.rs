@@ -21,6 +21,68 @@ pub struct Statement {
     pub effect: &'static str,
     pub action: Vec<String>,
     pub resource: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+}
+
+/// An IAM `Condition` block: operator → condition key → value.
+pub type Condition = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The tag DRS puts on every instance it launches: its service-linked role may run an
+/// instance only with this tag in the request, and may stop or terminate only instances
+/// that carry it (AWS managed policy `AWSElasticDisasterRecoveryServiceRolePolicy`).
+pub const DRS_MANAGED_TAG: &str = "AWSElasticDisasterRecoveryManaged";
+
+/// A narrowing of a grant to some resources of its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Only {
+    /// EC2 instances DRS launched (they carry [`DRS_MANAGED_TAG`]), by the instance's tag
+    /// as Systems Manager sees it (`ssm:resourceTag/…`, Run Command's documented key for
+    /// restricting commands to tagged instances; a service key, so the rule that
+    /// SendCommand policies with global keys also need `aws:ViaAWSService` does not apply).
+    RecoveryInstances,
+}
+
+impl Only {
+    fn condition(self) -> Condition {
+        match self {
+            Only::RecoveryInstances => BTreeMap::from([(
+                "Null".to_owned(),
+                BTreeMap::from([(
+                    format!("ssm:resourceTag/{DRS_MANAGED_TAG}"),
+                    "false".to_owned(),
+                )]),
+            )]),
+        }
+    }
+
+    fn sid_suffix(self) -> &'static str {
+        match self {
+            Only::RecoveryInstances => "OnRecoveryInstances",
+        }
+    }
+}
+
+/// One (action, resource) a task needs, possibly only for some resources of the type.
+struct Need {
+    action: String,
+    resource: String,
+    only: Option<Only>,
+}
+
+impl Need {
+    fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
+        Need {
+            action: action.into(),
+            resource: resource.into(),
+            only: None,
+        }
+    }
+
+    fn only(mut self, only: Only) -> Self {
+        self.only = Some(only);
+        self
+    }
 }
 
 /// What a machine created with a logging configuration needs (Step Functions guide,
@@ -38,10 +100,15 @@ pub const LOG_DELIVERY_ACTIONS: &[&str] = &[
 
 /// The least-privilege policy for a machine's execution role.
 pub fn policy_for(machine: &StateMachine, deployment: &Deployment) -> Policy {
-    let mut grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // (action, narrowing) → resources: a narrowed grant is a statement of its own, since
+    // a condition applies to every resource of its statement.
+    let mut grants: BTreeMap<(String, Option<Only>), BTreeSet<String>> = BTreeMap::new();
     walk(&machine.states, &mut |resource, params| {
-        for (action, arn) in needs(resource, params, deployment) {
-            grants.entry(action).or_default().insert(arn);
+        for need in needs(resource, params, deployment) {
+            grants
+                .entry((need.action, need.only))
+                .or_default()
+                .insert(need.resource);
         }
     });
     if deployment.log_group_arn.is_some() {
@@ -49,26 +116,27 @@ pub fn policy_for(machine: &StateMachine, deployment: &Deployment) -> Policy {
         // take no resource-level permissions.
         for action in LOG_DELIVERY_ACTIONS {
             grants
-                .entry((*action).to_owned())
+                .entry(((*action).to_owned(), None))
                 .or_default()
                 .insert("*".into());
         }
     }
-    // Actions that share exactly the same resources go in one statement.
-    let mut by_resources: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
-    for (action, resources) in grants {
+    // Actions that share exactly the same resources and narrowing go in one statement.
+    let mut by_resources: BTreeMap<(Vec<String>, Option<Only>), Vec<String>> = BTreeMap::new();
+    for ((action, only), resources) in grants {
         by_resources
-            .entry(resources.into_iter().collect())
+            .entry((resources.into_iter().collect(), only))
             .or_default()
             .push(action);
     }
     let mut statement: Vec<Statement> = by_resources
         .into_iter()
-        .map(|(resource, action)| Statement {
-            sid: sid(&action),
+        .map(|((resource, only), action)| Statement {
+            sid: sid(&action) + only.map_or("", Only::sid_suffix),
             effect: "Allow",
             action,
             resource,
+            condition: only.map(Only::condition),
         })
         .collect();
     statement.sort_by(|a, b| a.sid.cmp(&b.sid));
@@ -113,8 +181,8 @@ fn walk(states: &States, visit: &mut dyn FnMut(&Resource, Option<&Value>)) {
     }
 }
 
-/// (IAM action, resource ARN) pairs for one task.
-fn needs(resource: &Resource, params: Option<&Value>, d: &Deployment) -> Vec<(String, String)> {
+/// What one task needs: (IAM action, resource ARN), possibly narrowed.
+fn needs(resource: &Resource, params: Option<&Value>, d: &Deployment) -> Vec<Need> {
     let action = resource.iam_action();
     let param = |key: &str| {
         params
@@ -125,33 +193,40 @@ fn needs(resource: &Resource, params: Option<&Value>, d: &Deployment) -> Vec<(St
     let any = "*".to_owned();
     match (resource.service(), resource.action()) {
         ("drs", "startRecovery") => vec![
-            (action, d.arn("drs", "source-server/*")),
+            Need::new(action, d.arn("drs", "source-server/*")),
             // StartRecovery creates the recovery instances and tags the job it starts.
-            (
-                "drs:CreateRecoveryInstanceForDrs".into(),
+            Need::new(
+                "drs:CreateRecoveryInstanceForDrs",
                 d.arn("drs", "source-server/*"),
             ),
-            ("drs:TagResource".into(), d.arn("drs", "job/*")),
+            Need::new("drs:TagResource", d.arn("drs", "job/*")),
         ],
         ("drs", "terminateRecoveryInstances") => {
-            vec![(action, d.arn("drs", "recovery-instance/*"))]
+            vec![Need::new(action, d.arn("drs", "recovery-instance/*"))]
         }
         // List and describe calls support no resource-level permissions.
-        ("drs", _) | ("ec2", _) => vec![(action, any)],
+        ("drs", _) | ("ec2", _) => vec![Need::new(action, any)],
         ("ssm", "sendCommand") => {
             let document = param("DocumentName").unwrap_or_default();
             vec![
-                (action.clone(), ssm_document_arn(d, &document)),
-                (
+                Need::new(action.clone(), ssm_document_arn(d, &document)),
+                // The machine sends to the run's recovered instances; the role may send
+                // to no instance DRS did not launch.
+                Need::new(
                     action,
                     format!(
                         "arn:{}:ec2:{}:{}:instance/*",
                         d.partition, d.region, d.account
                     ),
-                ),
+                )
+                .only(Only::RecoveryInstances),
             ]
         }
         ("ssm", "startAutomationExecution") => {
+            // StartAutomationExecution authorises the runbook only: which instance it
+            // acts on is a document parameter IAM cannot see (templates/rules/exceptions.md).
+            // The runbook runs with this role's permissions, so a command it sends is
+            // bound by the narrowed SendCommand grant above.
             let document = param("DocumentName").unwrap_or_default();
             let arn = if document.starts_with("AWS-") {
                 format!(
@@ -161,19 +236,25 @@ fn needs(resource: &Resource, params: Option<&Value>, d: &Deployment) -> Vec<(St
             } else {
                 d.arn("ssm", &format!("automation-definition/{document}:*"))
             };
-            vec![(action, arn)]
+            vec![Need::new(action, arn)]
         }
         ("ssm", "getAutomationExecution") => {
-            vec![(action, d.arn("ssm", "automation-execution/*"))]
+            vec![Need::new(action, d.arn("ssm", "automation-execution/*"))]
         }
-        ("ssm", _) => vec![(action, any)],
-        ("sns", _) => vec![(action, param("TopicArn").unwrap_or_else(|| d.topic_arn()))],
-        ("dynamodb", _) => vec![(action, d.table_arn())],
+        ("ssm", _) => vec![Need::new(action, any)],
+        ("sns", _) => vec![Need::new(
+            action,
+            param("TopicArn").unwrap_or_else(|| d.topic_arn()),
+        )],
+        ("dynamodb", _) => vec![Need::new(action, d.table_arn())],
         ("lambda", _) => {
             let arn = param("FunctionName").unwrap_or_else(|| d.probe_function_arn());
-            vec![(action.clone(), arn.clone()), (action, format!("{arn}:*"))]
+            vec![
+                Need::new(action.clone(), arn.clone()),
+                Need::new(action, format!("{arn}:*")),
+            ]
         }
-        _ => vec![(action, any)],
+        _ => vec![Need::new(action, any)],
     }
 }
 

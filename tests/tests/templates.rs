@@ -5,8 +5,9 @@ use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
 use system_tests::root;
 
-/// The role's statements as (action, resource pattern), `!Sub` strings taken literally.
-fn execution_role_grants() -> BTreeSet<(String, String)> {
+/// The role's statements as (action, resource pattern, condition), `!Sub` strings taken
+/// literally, the condition as compact JSON (empty for none).
+fn execution_role_grants() -> BTreeSet<Grant> {
     let text = std::fs::read_to_string(root().join("templates/orchestration.yaml"))
         .expect("orchestration.yaml");
     let template: Value = serde_yaml_ng::from_str(&text).expect("orchestration.yaml parses");
@@ -15,9 +16,16 @@ fn execution_role_grants() -> BTreeSet<(String, String)> {
     let mut grants = BTreeSet::new();
     for statement in statements.as_sequence().expect("statements") {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{statement:?}");
+        let condition = match statement.get("Condition") {
+            None => String::new(),
+            Some(c) => serde_json::to_string(
+                &serde_json::to_value(c).expect("the condition is plain YAML"),
+            )
+            .expect("JSON"),
+        };
         for action in strings(&statement["Action"]) {
             for resource in strings(&statement["Resource"]) {
-                grants.insert((action.clone(), resource));
+                grants.insert((action.clone(), resource, condition.clone()));
             }
         }
     }
@@ -48,8 +56,8 @@ fn symbolic_deployment() -> aslgen::Deployment {
     }
 }
 
-/// Every (action, resource) the example plans' machines need.
-fn emitted_by_examples() -> BTreeSet<(String, String)> {
+/// Every (action, resource, condition) the example plans' machines need.
+fn emitted_by_examples() -> BTreeSet<Grant> {
     let fleet = system_tests::fleet();
     let mut emitted = BTreeSet::new();
     let mut plans = 0;
@@ -71,9 +79,14 @@ fn emitted_by_examples() -> BTreeSet<(String, String)> {
         let resolved = aslgen::validate(&doc, inventory).expect("example is valid");
         let compiled = aslgen::compile(&resolved, &symbolic_deployment()).expect("compiles");
         for statement in &compiled.policy.statement {
+            let condition = statement
+                .condition
+                .as_ref()
+                .map(|c| serde_json::to_string(c).expect("JSON"))
+                .unwrap_or_default();
             for action in &statement.action {
                 for resource in &statement.resource {
-                    emitted.insert((action.clone(), resource.clone()));
+                    emitted.insert((action.clone(), resource.clone(), condition.clone()));
                 }
             }
         }
@@ -113,27 +126,25 @@ fn iam_wildcards_match_as_iam_does() {
     assert!(iam_matches("a?c", "abc") && !iam_matches("a?c", "ac"));
 }
 
-type Grant = (String, String);
+/// (action, resource or pattern, condition as compact JSON or empty).
+type Grant = (String, String, String);
 type Grants = BTreeSet<Grant>;
 
-/// (needed but not granted, granted but never needed).
+/// (needed but not granted, granted but never needed). A grant covers a need when the
+/// actions are equal, the pattern matches the resource and the conditions are the same:
+/// a grant with a condition is narrower than the need without, and one without is wider.
 fn compare(grants: &Grants, emitted: &Grants) -> (Vec<Grant>, Vec<Grant>) {
+    let covers = |(a, pattern, c): &Grant, (action, resource, condition): &Grant| {
+        a == action && c == condition && iam_matches(pattern, resource)
+    };
     let missing = emitted
         .iter()
-        .filter(|(action, resource)| {
-            !grants
-                .iter()
-                .any(|(a, pattern)| a == action && iam_matches(pattern, resource))
-        })
+        .filter(|need| !grants.iter().any(|grant| covers(grant, need)))
         .cloned()
         .collect();
     let unused = grants
         .iter()
-        .filter(|(action, pattern)| {
-            !emitted
-                .iter()
-                .any(|(a, resource)| a == action && iam_matches(pattern, resource))
-        })
+        .filter(|grant| !emitted.iter().any(|need| covers(grant, need)))
         .cloned()
         .collect();
     (missing, unused)
@@ -150,7 +161,7 @@ fn execution_role_grants_exactly_what_the_compiler_emits() {
         "the execution role grants more than any plan needs: {unused:#?}"
     );
     let actions =
-        |set: &Grants| -> BTreeSet<String> { set.iter().map(|(a, _)| a.clone()).collect() };
+        |set: &Grants| -> BTreeSet<String> { set.iter().map(|(a, ..)| a.clone()).collect() };
     assert_eq!(actions(&grants), actions(&emitted));
 }
 
@@ -158,12 +169,70 @@ fn execution_role_grants_exactly_what_the_compiler_emits() {
 fn the_comparison_notices_a_missing_and_an_extra_grant() {
     let emitted = emitted_by_examples();
     let mut grants = execution_role_grants();
-    grants.retain(|(action, _)| action != "drs:StartRecovery");
-    grants.insert(("s3:GetObject".into(), "*".into()));
+    grants.retain(|(action, ..)| action != "drs:StartRecovery");
+    grants.insert(("s3:GetObject".into(), "*".into(), String::new()));
     let (missing, unused) = compare(&grants, &emitted);
     assert!(
-        missing.iter().any(|(a, _)| a == "drs:StartRecovery"),
+        missing.iter().any(|(a, ..)| a == "drs:StartRecovery"),
         "{missing:?}"
     );
-    assert_eq!(unused, vec![("s3:GetObject".to_owned(), "*".to_owned())]);
+    assert_eq!(
+        unused,
+        vec![("s3:GetObject".to_owned(), "*".to_owned(), String::new())]
+    );
+}
+
+#[test]
+fn commands_reach_recovery_instances_only() {
+    // The role sends commands to no instance without DRS's tag: every SendCommand grant on
+    // instances carries the condition aslgen emits, and dropping it is noticed.
+    let grants = execution_role_grants();
+    let on_instances: Vec<&Grant> = grants
+        .iter()
+        .filter(|(a, r, _)| a == "ssm:SendCommand" && r.contains(":instance/"))
+        .collect();
+    assert!(!on_instances.is_empty());
+    let tagged = r#"{"Null":{"ssm:resourceTag/AWSElasticDisasterRecoveryManaged":"false"}}"#;
+    for (_, _, condition) in &on_instances {
+        assert_eq!(condition, tagged);
+    }
+    let widened: Grants = grants
+        .iter()
+        .map(|(a, r, c)| {
+            let c = if r.contains(":instance/") { "" } else { c };
+            (a.clone(), r.clone(), c.to_owned())
+        })
+        .collect();
+    let (missing, unused) = compare(&widened, &emitted_by_examples());
+    assert!(
+        missing
+            .iter()
+            .any(|(a, r, c)| a == "ssm:SendCommand" && r.contains(":instance/") && c == tagged),
+        "{missing:?}"
+    );
+    assert!(
+        unused
+            .iter()
+            .any(|(a, r, c)| a == "ssm:SendCommand" && r.contains(":instance/") && c.is_empty()),
+        "{unused:?}"
+    );
+}
+
+#[test]
+fn the_deployed_probe_never_reaches_loopback() {
+    // `PROBE_ALLOW_LOOPBACK=true` is for the offline smoke test (its listener is on
+    // 127.0.0.1); in Lambda, loopback is the Runtime API. No template or deploy step sets it.
+    let env = tasks::probe::ALLOW_LOOPBACK_ENV;
+    let mut read = 0;
+    for entry in std::fs::read_dir(root().join("templates")).expect("templates/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            let text = std::fs::read_to_string(&path).expect("template");
+            assert!(!text.contains(env), "{} sets {env}", path.display());
+            read += 1;
+        }
+    }
+    assert!(read >= 7, "only {read} templates found");
+    let deploy = std::fs::read_to_string(root().join("deploy.sh")).expect("deploy.sh");
+    assert!(!deploy.contains(env), "deploy.sh sets {env}");
 }
