@@ -3,13 +3,14 @@
 //! Layers, each usable alone: [`start_aws`] (moto behind the DRS simulator, with the
 //! table and topic the stacks would create), [`serve`] (a user pool with one demo user per
 //! role, the API, the outbox and the SPA on one listener), and [`Stack`] (both, plus the
-//! demo data, persistence in a data folder and the single-instance lock).
+//! demo data, persistence in a data folder, readiness and the single-instance lock).
 
 pub mod cognito;
 pub mod lock;
 pub mod outbox;
 pub mod persist;
 pub mod provision;
+pub mod ready;
 pub mod signin;
 pub mod site;
 
@@ -19,6 +20,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use cognito::Pool;
@@ -53,10 +55,10 @@ pub enum LocalError {
     },
     #[error("seeding the demo ({step}): {message}")]
     Seed { step: String, message: String },
-    #[error("redeploying the stored plans: {0}")]
-    Redeploy(String),
     #[error("subscribing the outbox to the notifications topic: {0}")]
     Subscribe(String),
+    #[error("making the outbox's secret: {0}")]
+    Secret(std::io::Error),
 }
 
 /// The emulated AWS account: endpoint, SDK configuration, the provisioned topic.
@@ -144,12 +146,24 @@ pub struct Served {
     pub outbox: Arc<outbox::Outbox>,
     /// The API's configuration (to build more of its state, e.g. to redeploy plans).
     pub config: api::config::Config,
+    /// What `/api/health` says.
+    pub readiness: Arc<ready::Readiness>,
     pub task: JoinHandle<()>,
+    shutdown: Arc<Notify>,
 }
 
 impl Served {
+    /// Stops at once, dropping requests in flight.
     pub fn stop(&self) {
         self.task.abort();
+    }
+
+    /// Stops taking connections and lets requests in flight finish (at most `limit`).
+    pub async fn close(mut self, limit: Duration) {
+        self.shutdown.notify_one();
+        if tokio::time::timeout(limit, &mut self.task).await.is_err() {
+            self.task.abort();
+        }
     }
 }
 
@@ -165,8 +179,17 @@ pub struct ServeOptions<'a> {
 }
 
 /// Creates the user pool, then serves the API (+ outbox + SPA) on the listener and
-/// subscribes the outbox to the notifications topic.
+/// subscribes the outbox to the notifications topic. `/api/health` says ok at once.
 pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served, LocalError> {
+    serve_with(aws, options, ready::Readiness::ready()).await
+}
+
+/// As [`serve`], with `/api/health` saying `starting` until `readiness` is ready.
+pub async fn serve_with(
+    aws: &AwsRef<'_>,
+    options: ServeOptions<'_>,
+    readiness: Arc<ready::Readiness>,
+) -> Result<Served, LocalError> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(aws.config);
     let pool = cognito::create_pool(&cognito, REGION).await?;
     let port = options
@@ -198,6 +221,8 @@ pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served
         table: TABLE.into(),
         auth: state.auth.clone(),
         print: options.print_outbox,
+        secret: outbox::new_secret().map_err(LocalError::Secret)?,
+        topic_arn: aws.topic_arn.to_owned(),
     });
     let spa_config = json!({
         "region": REGION,
@@ -213,8 +238,9 @@ pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served
     let app = api::app::routes(state)
         .route("/api/outbox", get(outbox::list).with_state(outbox.clone()))
         .route("/api/{*rest}", any(api::routes::not_found))
+        .route("/_local/sns", post(outbox::refuse))
         .route(
-            "/_local/sns",
+            "/_local/sns/{*secret}",
             post(outbox::receive).with_state(outbox.clone()),
         )
         .route(
@@ -222,17 +248,29 @@ pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served
             post(signin::sign_in).with_state(Arc::new(signin::SignIn {
                 cognito: cognito.clone(),
                 client_id: pool.client_id.clone(),
+                throttle: signin::Throttle::default(),
             })),
         )
-        .merge(site::router(options.site, spa_config));
+        .merge(site::router(options.site, spa_config))
+        .layer(axum::middleware::from_fn_with_state(
+            readiness.clone(),
+            ready::gate,
+        ));
     options
         .listener
         .set_nonblocking(true)
         .map_err(|source| LocalError::Listen { port, source })?;
     let listener = tokio::net::TcpListener::from_std(options.listener)
         .map_err(|source| LocalError::Listen { port, source })?;
+    let shutdown = Arc::new(Notify::new());
+    let stopping = shutdown.clone();
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        // The client's address: sign-in failures are counted per address too.
+        let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(async move { stopping.notified().await })
+            .await
+        {
             tracing::error!(error = %e, "the local server stopped");
         }
     });
@@ -240,7 +278,7 @@ pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served
         .subscribe()
         .topic_arn(aws.topic_arn)
         .protocol("http")
-        .endpoint(format!("{url}/_local/sns"))
+        .endpoint(format!("{url}/_local/sns/{}", outbox.secret))
         .send()
         .await
         .map_err(|e| LocalError::Subscribe(format!("{:?}", e.into_service_error())))?;
@@ -249,7 +287,9 @@ pub async fn serve(aws: &AwsRef<'_>, options: ServeOptions<'_>) -> Result<Served
         pool,
         outbox,
         config: served_config,
+        readiness,
         task,
+        shutdown,
     })
 }
 
@@ -346,6 +386,10 @@ pub struct Options {
     /// Instead of the demo fleet and plans: this many synthetic servers and the synthetic
     /// plan over them (scale checks).
     pub synthetic: Option<usize>,
+    /// Faults the DRS simulator injects from the start (its `/_sim/faults` format).
+    pub faults: drs_sim::faults::Faults,
+    /// The process a second start names as the running one (the one to stop).
+    pub pid: u32,
 }
 
 /// The running local stack.
@@ -357,6 +401,7 @@ pub struct Stack {
     data_file: PathBuf,
     _apps: Vec<JoinHandle<()>>,
     snapshots: JoinHandle<()>,
+    redeploy: Option<JoinHandle<()>>,
     _lock: lock::Lock,
 }
 
@@ -368,7 +413,7 @@ impl Stack {
         };
         std::fs::create_dir_all(&options.data_dir).map_err(data_err(&options.data_dir))?;
         let url = format!("http://127.0.0.1:{}", options.port);
-        let lock = lock::Lock::acquire(&options.data_dir, &url)?;
+        let lock = lock::Lock::acquire(&options.data_dir, &url, options.pid)?;
         let data_file = options.data_dir.join("table.json");
         if options.reset && data_file.exists() {
             std::fs::remove_file(&data_file).map_err(data_err(&data_file))?;
@@ -391,6 +436,7 @@ impl Stack {
                 None => demo_fleet(&options.root)?,
             },
             probe_ports,
+            faults: options.faults,
             ..drs_sim::Config::default()
         };
         let aws = start_aws(&options.root, options.aws_port, sim).await?;
@@ -399,7 +445,8 @@ impl Stack {
             Some(items) => persist::restore(&ddb, TABLE, items).await?,
             None => 0,
         };
-        let served = serve(
+        let readiness = ready::Readiness::starting();
+        let served = serve_with(
             &aws.as_ref(),
             ServeOptions {
                 listener,
@@ -407,19 +454,23 @@ impl Stack {
                 print_outbox: true,
                 links_to_self: true,
             },
+            readiness.clone(),
         )
         .await?;
-        let seeded = if restored == 0 {
+        let (seeded, redeploy) = if restored == 0 {
             let documents = match options.synthetic {
                 Some(n) => vec![aslgen::synth::large_plan(n, 30)],
                 None => demo_documents(&options.root)?,
             };
-            seed(&served, &documents).await?
+            let seeded = seed(&served, &documents).await?;
+            readiness.started();
+            (seeded, None)
         } else {
-            api::plans::redeploy_all(&served.config.state_with(&aws.config))
-                .await
-                .map_err(|e| LocalError::Redeploy(e.to_string()))?;
-            Vec::new()
+            // In the background: a plan that fails is reported and retried while the
+            // rest serves; /api/health says starting until it is done.
+            let state = served.config.state_with(&aws.config);
+            let task = tokio::spawn(ready::redeploy_stored(state, readiness));
+            (Vec::new(), Some(task))
         };
         let snapshots = tokio::spawn(snapshot_loop(ddb, data_file.clone()));
         Ok(Self {
@@ -430,19 +481,26 @@ impl Stack {
             data_file,
             _apps: apps,
             snapshots,
+            redeploy,
             _lock: lock,
         })
     }
 
-    /// Writes the final snapshot and stops every child process.
+    /// Stops serving (requests in flight may finish), writes the final snapshot, then
+    /// stops every child process. The children are stopped even when saving fails.
     pub async fn stop(self) -> Result<(), LocalError> {
         self.snapshots.abort();
+        if let Some(task) = &self.redeploy {
+            task.abort();
+        }
+        self.served.close(Duration::from_secs(3)).await;
         let ddb = aws_sdk_dynamodb::Client::new(&self.aws.config);
-        let items = persist::scan(&ddb, TABLE).await?;
-        persist::write(&self.data_file, &persist::document(&items))?;
-        self.served.stop();
+        let saved = match persist::scan(&ddb, TABLE).await {
+            Ok(items) => persist::write(&self.data_file, &persist::document(&items)),
+            Err(e) => Err(e),
+        };
         self.aws.emulator.stop().await;
-        Ok(())
+        saved.map_err(LocalError::from)
     }
 }
 

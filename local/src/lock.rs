@@ -29,28 +29,29 @@ fn alive(pid: u32) -> bool {
 }
 
 impl Lock {
-    pub fn acquire(dir: &Path, url: &str) -> Result<Self, LockError> {
+    /// Takes the data folder for process `pid` (the one a second start names: the
+    /// process the user started, which may run the stack in a child).
+    pub fn acquire(dir: &Path, url: &str, pid: u32) -> Result<Self, LockError> {
         let path = dir.join("local.pid");
         if let Ok(text) = std::fs::read_to_string(&path) {
             let mut parts = text.split_whitespace();
-            let pid = parts.next().and_then(|p| p.parse::<u32>().ok());
+            let held_pid = parts.next().and_then(|p| p.parse::<u32>().ok());
             let held_url = parts.next().unwrap_or("?").to_owned();
-            if let Some(pid) = pid
-                && pid != std::process::id()
-                && alive(pid)
+            if let Some(held) = held_pid
+                && held != pid
+                && held != std::process::id()
+                && alive(held)
             {
                 return Err(LockError::Held {
-                    pid,
+                    pid: held,
                     url: held_url,
                     dir: dir.display().to_string(),
                 });
             }
         }
-        std::fs::write(&path, format!("{} {url}\n", std::process::id())).map_err(|source| {
-            LockError::Io {
-                path: path.display().to_string(),
-                source,
-            }
+        std::fs::write(&path, format!("{pid} {url}\n")).map_err(|source| LockError::Io {
+            path: path.display().to_string(),
+            source,
         })?;
         Ok(Self { path })
     }

@@ -1,10 +1,22 @@
 //! `drs-local`: the whole product on 127.0.0.1 (`./deploy.sh local` runs it).
+//!
+//! Two processes. The one started stays in the terminal's process group and takes
+//! Ctrl-C and SIGTERM; it runs the stack in a child of its own in a new process
+//! group, moto under that child, so the SIGINT a terminal sends its whole foreground
+//! group reaches the first process only. It asks the child to stop by closing the
+//! child's stdin (so the child also stops, cleanly, when the first process dies, e.g. of
+//! a SIGHUP when its terminal closes); the child saves
+//! the data, then stops moto and the simulator, and the first exits with its status.
 
 use clap::Parser;
 use local::{Options, Stack};
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
 use std::time::Instant;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Set in the child that runs the stack, to the first process's id.
+const STACK_CHILD: &str = "DRS_LOCAL_PARENT_PID";
 
 /// DRS Orchestrator in local mode: moto and the DRS simulator, the API, the SPA, an
 /// outbox and demo users, all on 127.0.0.1.
@@ -30,19 +42,146 @@ struct Args {
     /// the demo fleet and plans.
     #[arg(long)]
     synthetic: Option<usize>,
+    /// DRS simulator faults from the start, as JSON in its `/_sim/faults` format, e.g.
+    /// `{"operations": {"StartRecovery": {"throttle": 2}}}`.
+    #[arg(long, value_name = "FILE")]
+    faults: Option<PathBuf>,
     /// The repository root (examples, the Python venv, the built SPA).
     #[arg(long, default_value = ".")]
     root: PathBuf,
 }
 
+/// SIGINT and SIGTERM, as one stream. (SIGHUP keeps its default, or `nohup`'s ignore:
+/// it ends the first process, whose end stops the child cleanly.)
+struct StopSignals(Signal, Signal);
+
+impl StopSignals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self(
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        ))
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.0.recv() => {}
+            _ = self.1.recv() => {}
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
+    match std::env::var(STACK_CHILD)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    {
+        Some(parent) => run_stack(args, parent).await,
+        None => supervise().await,
+    }
+}
+
+/// The first process: runs the stack in a child in its own process group and asks it to
+/// stop on SIGINT or SIGTERM.
+async fn supervise() -> ExitCode {
+    // Before the child exists, so no signal is missed.
+    let mut signals = match StopSignals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("drs-local: cannot watch for stop signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("drs-local: cannot find its own executable: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let child = tokio::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(STACK_CHILD, std::process::id().to_string())
+        .stdin(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("drs-local: cannot start the local stack: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Dropping it closes the pipe: the child's cue to save and stop.
+    let mut cue = child.stdin.take();
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                return match status {
+                    Ok(status) => match status.code() {
+                        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                        None => {
+                            use std::os::unix::process::ExitStatusExt;
+                            eprintln!(
+                                "drs-local: the local stack was killed (signal {})",
+                                status.signal().unwrap_or(0)
+                            );
+                            ExitCode::from(1)
+                        }
+                    },
+                    Err(e) => {
+                        eprintln!("drs-local: waiting for the local stack: {e}");
+                        ExitCode::from(1)
+                    }
+                };
+            }
+            _ = signals.next() => drop(cue.take()),
+        }
+    }
+}
+
+/// Resolves when the stack should stop: a stop signal sent to this process, or the end
+/// of stdin (the first process closed it, or died).
+async fn stop_requested(mut signals: StopSignals) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // A thread of its own: a blocking read must not hold the runtime's shutdown up.
+    let reader = std::thread::Builder::new()
+        .name("stop-cue".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 64];
+            let mut stdin = std::io::stdin();
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+    if reader.is_err() {
+        signals.next().await;
+        return;
+    }
+    tokio::select! {
+        _ = signals.next() => {}
+        _ = rx => {}
+    }
+}
+
+/// The child: starts the stack, serves until asked to stop, then saves and stops it.
+async fn run_stack(args: Args, parent: u32) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let args = Args::parse();
+    let signals = match StopSignals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("drs-local: cannot watch for stop signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stop = stop_requested(signals);
+    tokio::pin!(stop);
     // deploy.sh passes when the command started, so "ready" can count the build too.
     let command_started = std::env::var("DRS_LOCAL_STARTED_AT")
         .ok()
@@ -53,7 +192,20 @@ async fn main() -> ExitCode {
     } else {
         args.root.join(&args.data)
     };
-    let stack = match Stack::start(Options {
+    let faults = match &args.faults {
+        None => drs_sim::faults::Faults::default(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+        {
+            Ok(faults) => faults,
+            Err(e) => {
+                eprintln!("drs-local: --faults {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let starting = Stack::start(Options {
         root: args.root.clone(),
         data_dir: data.clone(),
         port: args.port,
@@ -61,9 +213,18 @@ async fn main() -> ExitCode {
         reset: args.reset,
         speed: args.speed,
         synthetic: args.synthetic,
-    })
-    .await
-    {
+        faults,
+        pid: parent,
+    });
+    let stack = tokio::select! {
+        stack = starting => stack,
+        _ = &mut stop => {
+            // Nothing was changed yet; dropping the start stops moto.
+            println!("stopped before local mode was ready");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let stack = match stack {
         Ok(stack) => stack,
         Err(e) => {
             eprintln!("drs-local: {e}");
@@ -86,6 +247,9 @@ async fn main() -> ExitCode {
     } else {
         println!("  demo plans     {}", stack.seeded.join(", "));
     }
+    println!(
+        "  health         {url}/api/health (503 \"starting\" until every stored plan is deployed)"
+    );
     println!(
         "  users          password {} for every one:",
         local::cognito::PASSWORD
@@ -110,18 +274,8 @@ async fn main() -> ExitCode {
         ),
         None => println!("READY in {ready:.1} s; Ctrl-C stops everything"),
     }
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("drs-local: cannot watch for SIGTERM: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    println!("stopping: saving data and stopping moto and the simulator");
+    stop.await;
+    println!("stopping: saving the data, then stopping moto and the simulator");
     match stack.stop().await {
         Ok(()) => {
             println!("stopped");

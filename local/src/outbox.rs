@@ -1,12 +1,18 @@
 //! The outbox: every message SNS would have emailed, captured through an HTTP subscription
 //! to the notifications topic, kept in the table (so it survives restarts), printed to the
 //! console and listed at `GET /api/outbox` for any signed-in user.
+//!
+//! Only the emulator can deliver: the subscription's endpoint is
+//! `/_local/sns/<secret>`, with a secret made at start and given to no one but the
+//! emulator (in the subscription). Any other POST is answered 403. Nothing in a message
+//! is ever fetched: a `SubscriptionConfirmation` is acknowledged and ignored (moto
+//! delivers to HTTP subscriptions without a confirmation).
 
 use api::auth::Authenticator;
 use api::error::ApiError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -21,6 +27,23 @@ pub struct Outbox {
     pub auth: Arc<dyn Authenticator>,
     /// Print each message to the console (local mode) or not (tests).
     pub print: bool,
+    /// The path segment after `/_local/sns/` that only the emulator knows.
+    pub secret: String,
+    /// The notifications topic: messages of any other topic are refused.
+    pub topic_arn: String,
+}
+
+/// A new secret: 128 random bits from the kernel, in hex.
+pub fn new_secret() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Equal, in a time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,8 +122,20 @@ impl Outbox {
     }
 }
 
-/// `POST /_local/sns`: SNS's HTTP delivery (moto posts the notification JSON).
-pub async fn receive(State(outbox): State<Arc<Outbox>>, body: String) -> StatusCode {
+/// `POST /_local/sns` (no secret): refused.
+pub async fn refuse() -> StatusCode {
+    StatusCode::FORBIDDEN
+}
+
+/// `POST /_local/sns/<secret>`: SNS's HTTP delivery (moto posts the notification JSON).
+pub async fn receive(
+    State(outbox): State<Arc<Outbox>>,
+    Path(secret): Path<String>,
+    body: String,
+) -> StatusCode {
+    if !same(secret.as_bytes(), outbox.secret.as_bytes()) {
+        return StatusCode::FORBIDDEN;
+    }
     let Ok(note) = serde_json::from_str::<Value>(&body) else {
         tracing::warn!(body = %body.chars().take(200).collect::<String>(), "outbox: not SNS JSON");
         return StatusCode::BAD_REQUEST;
@@ -111,12 +146,14 @@ pub async fn receive(State(outbox): State<Arc<Outbox>>, body: String) -> StatusC
             .unwrap_or_default()
             .to_owned()
     };
-    if field("Type") == "SubscriptionConfirmation" {
-        let url = field("SubscribeURL");
-        if !url.is_empty() {
-            let _ = reqwest::get(&url).await;
-        }
-        return StatusCode::OK;
+    match field("Type").as_str() {
+        "Notification" => {}
+        // Never fetch a URL from a message: moto needs no confirmation.
+        "SubscriptionConfirmation" | "UnsubscribeConfirmation" => return StatusCode::OK,
+        _ => return StatusCode::BAD_REQUEST,
+    }
+    if field("TopicArn") != outbox.topic_arn {
+        return StatusCode::FORBIDDEN;
     }
     let message = Message {
         id: field("MessageId"),
@@ -162,13 +199,27 @@ pub async fn list(
         .authenticate(token)
         .await
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    let items = outbox.list(100).await.map_err(ApiError::unavailable)?;
+    let items = outbox.list(100).await.map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::links;
+    use super::{links, new_secret, same};
+
+    #[test]
+    fn secrets_are_new_each_time_and_compared_whole() {
+        let (a, b) = (
+            new_secret().expect("urandom"),
+            new_secret().expect("urandom"),
+        );
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert!(same(a.as_bytes(), a.clone().as_bytes()));
+        assert!(!same(a.as_bytes(), b.as_bytes()));
+        assert!(!same(a.as_bytes(), &a.as_bytes()[..31]));
+        assert!(!same(b"", a.as_bytes()));
+    }
 
     #[test]
     fn links_are_found_in_approval_emails() {
