@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # Local mode, end to end (run by tests/run.sh): start `./deploy.sh local` from scratch,
-# run the scripted drill (sign in, start, approve through the outbox link, succeed,
-# drill instances gone), check that a second start and a taken port are refused clearly,
-# stop with Ctrl-C, start again and check the data survived; then the 3,000-server
-# plan's dashboard, timed. Prints the ready times and that figure.
+# check its doors (outbox secret, sign-in throttling) and run the scripted drill (sign
+# in, start, approve through the outbox link, succeed, drill instances gone), check that
+# a second start and a taken port are refused clearly, stop with Ctrl-C (SIGINT to the
+# whole process group) right after a change, start again with DRS failing and a group
+# deleted under a plan: the change survived, health says starting until DRS recovers,
+# then ok naming the plan that cannot be deployed; stop with SIGTERM right after a
+# change; then the 3,000-server plan's dashboard, timed. Every stop must save the data,
+# exit 0, print no error and leave no process or port behind. Prints the ready times
+# and that figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port); AWS_PORT=$(free_port)
-DATA=$(mktemp -d); LOG=$(mktemp); LOG2=$(mktemp)
+DATA=$(mktemp -d); LOG=$(mktemp); LOG2=$(mktemp); FAULTS=$(mktemp)
 PID=""
-cleanup() { [ -n "$PID" ] && kill -INT "$PID" 2>/dev/null; rm -rf "$DATA" "$LOG" "$LOG2"; }
+cleanup() { [ -n "$PID" ] && kill -INT "$PID" 2>/dev/null && wait "$PID"; rm -rf "$DATA" "$LOG" "$LOG2" "$FAULTS"; }
 trap cleanup EXIT
+check() { cargo run -q -p system-tests --bin local-check -- --url "http://127.0.0.1:$PORT" --aws "http://127.0.0.1:$AWS_PORT" "$@"; }
 
 start() { # $1: log file, rest: extra flags
   local log=$1; shift
-  ./deploy.sh local --port "$PORT" --aws-port "$AWS_PORT" --data "$DATA" "$@" >"$log" 2>&1 &
+  # In a process group of its own, as in a terminal, so it can be sent a terminal's Ctrl-C.
+  setsid ./deploy.sh local --port "$PORT" --aws-port "$AWS_PORT" --data "$DATA" "$@" >"$log" 2>&1 &
   PID=$!
   for _ in $(seq 1 600); do
     if grep -q '^READY' "$log"; then grep '^READY' "$log"; return 0; fi
@@ -26,22 +33,34 @@ start() { # $1: log file, rest: extra flags
   cat "$log"; echo "local mode not ready after 300 s"; return 1
 }
 
-stop() {
-  kill -INT "$PID"
-  wait "$PID" || { echo "local mode exited with an error on Ctrl-C"; return 1; }
+stop() { # $1: ctrl-c (SIGINT to local mode's whole process group, as a terminal does) or term (SIGTERM to its pid); $2: its log
+  local how=$1 log=$2 rc=0 pgid
+  pgid=$(ps -o pgid= -p "$PID" | tr -d ' ')
+  case $how in
+    ctrl-c)
+      [ -n "$pgid" ] && [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] || { echo "local mode is not in a process group of its own"; return 1; }
+      kill -INT -- "-$pgid" ;;
+    term) kill -TERM "$PID" ;;
+  esac
+  wait "$PID" || rc=$?
   PID=""
-  if (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || (echo > "/dev/tcp/127.0.0.1/$AWS_PORT") 2>/dev/null; then
-    echo "a port is still open after Ctrl-C"; return 1
+  [ "$rc" = 0 ] || { tail -5 "$log"; echo "local mode exited $rc on $how"; return 1; }
+  if sed -n '/^stopping/,$p' "$log" | grep -Eiq '(^|[^a-z])(error|traceback|panicked|killed)'; then
+    sed -n '/^stopping/,$p' "$log"; echo "local mode printed an error on $how"; return 1
   fi
-  if pgrep -f "moto_launcher.py --port .* --engine-port $AWS_PORT" >/dev/null; then
-    echo "moto is still running after Ctrl-C"; return 1
+  grep -q '^stopped$' "$log" || { tail -5 "$log"; echo "local mode did not say it stopped on $how"; return 1; }
+  if (echo > "/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || (echo > "/dev/tcp/127.0.0.1/$AWS_PORT") 2>/dev/null; then
+    echo "a port is still open after $how"; return 1
+  fi
+  if pgrep -f "moto_launcher.py --port .* --engine-port $AWS_PORT" >/dev/null || pgrep -f -- "--data $DATA" >/dev/null; then
+    echo "a process of local mode is still running after $how"; return 1
   fi
 }
 
 echo "== first start (--reset)"
 start "$LOG" --reset
 sed -n '/^DRS Orchestrator/,/^READY/p' "$LOG"
-cargo run -q -p system-tests --bin local-check -- --url "http://127.0.0.1:$PORT" --aws "http://127.0.0.1:$AWS_PORT"
+check
 grep -q '📧 outbox' "$LOG" || { echo "the outbox printed nothing to the console"; exit 1; }
 
 echo "== the web UI in Chromium (playwright-core, axe-core); screenshots in target/ui-screenshots"
@@ -63,18 +82,29 @@ rm -rf "$OTHER"
 echo "$out" | grep -q "port $PORT on 127.0.0.1 is in use" || { echo "unclear port error: $out"; exit 1; }
 echo "$out" | tail -1
 
-echo "== Ctrl-C stops everything"
-stop
+echo "== Ctrl-C (SIGINT to the whole process group) right after a change: saved, then everything stopped"
+check --mark ctrl-c --drop-group crm-web
+stop ctrl-c "$LOG"
 echo "stopped cleanly; data folder holds $(ls "$DATA")"
 
-echo "== warm start keeps the data"
-start "$LOG2"
-cargo run -q -p system-tests --bin local-check -- --url "http://127.0.0.1:$PORT" --aws "http://127.0.0.1:$AWS_PORT" --persisted
-stop
+echo "== warm start with DRS failing: the data kept, health starting until DRS recovers, crm-dr reported"
+echo '{"operations": {"DescribeSourceServers": {"serverError": 1000000}}}' >"$FAULTS"
+start "$LOG2" --faults "$FAULTS"
+check --persisted --expect-mark ctrl-c --recovering
+for line in "plan shop-dr: not deployed yet" "plan shop-dr: deployed (attempt" "plan crm-dr cannot be deployed as stored"; do
+  grep -qF "$line" "$LOG2" || { cat "$LOG2"; echo "no console line \"$line…\""; exit 1; }
+done
+grep -F "plan crm-dr" "$LOG2" | cut -c1-160
+
+echo "== SIGTERM right after a change: saved, then everything stopped"
+check --mark term
+stop term "$LOG2"
+grep -q "local-check mark term" "$DATA/table.json" || { echo "the change made before SIGTERM was not saved"; exit 1; }
+echo "stopped cleanly with the change saved"
 
 echo "== the 3,000-server plan's dashboard (--synthetic 3000), timed in Chromium"
 rm -rf "$DATA"; DATA=$(mktemp -d)
 start "$LOG" --synthetic 3000
 node frontend/e2e/large.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
-stop
-echo "local mode: 7 checks passed"
+stop ctrl-c "$LOG"
+echo "local mode: 10 checks passed"
