@@ -87,8 +87,12 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "TooLarge", message)
     }
 
-    pub fn too_many(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            message,
+        )
     }
 
     /// A failure of ours: the client reads a plain sentence and the request id; `detail`

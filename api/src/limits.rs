@@ -12,15 +12,16 @@ pub const MAX_PLAN_BYTES: usize = 256 * 1024;
 /// How deep a plan file may nest (a real plan nests about 8 levels).
 pub const MAX_NESTING: usize = 64;
 
-/// A body the extractor refused: too large is a 413, anything else a 400.
+/// A body the extractor refused: too large is a 413, the wrong media type a 415,
+/// anything else (not JSON, not the expected shape) a 400.
 pub fn body_rejection(status: StatusCode, text: String) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(format!(
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(format!(
             "the request body is larger than {} KB",
             MAX_BODY_BYTES / 1024
-        ))
-    } else {
-        ApiError::bad_request(text)
+        )),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(text),
+        _ => ApiError::bad_request(text),
     }
 }
 

@@ -124,6 +124,35 @@ impl Env {
         }
     }
 
+    /// Another user of `api`'s pool, in Cognito group `role`; returns their access token.
+    pub async fn add_user(&self, api: &Api, name: &str, role: &str) -> String {
+        let idp = aws_sdk_cognitoidentityprovider::Client::new(&self.aws);
+        idp.admin_create_user()
+            .user_pool_id(&api.pool.id)
+            .username(name)
+            .send()
+            .await
+            .expect("create user");
+        idp.admin_set_user_password()
+            .user_pool_id(&api.pool.id)
+            .username(name)
+            .password(cognito::PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .expect("set password");
+        idp.admin_add_user_to_group()
+            .user_pool_id(&api.pool.id)
+            .username(name)
+            .group_name(role)
+            .send()
+            .await
+            .expect("add to group");
+        cognito::sign_in(&idp, &api.pool.client_id, name, cognito::PASSWORD)
+            .await
+            .expect("sign in")
+    }
+
     pub fn sim(&self) -> &drs_sim::Sim {
         &self.emulator.sim
     }
@@ -387,17 +416,17 @@ impl Api {
             .await
     }
 
-    /// Sends a request as `role` (`None`: no token); returns status and JSON body.
-    pub async fn call(
+    /// Sends a request with `token` (`None`: none); returns status and JSON body.
+    pub async fn call_with(
         &self,
-        role: Option<&str>,
+        token: Option<&str>,
         method: reqwest::Method,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(role) = role {
-            request = request.bearer_auth(self.pool.token(role));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request
@@ -411,6 +440,18 @@ impl Api {
             status,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
         )
+    }
+
+    /// Sends a request as `role` (`None`: no token); returns status and JSON body.
+    pub async fn call(
+        &self,
+        role: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let token = role.map(|r| self.pool.token(r).to_owned());
+        self.call_with(token.as_deref(), method, path, body).await
     }
 }
 

@@ -330,7 +330,7 @@ async fn recovery_needs_confirmation_and_a_quorum_of_two() {
     );
     let (status, started) = api
         .call(
-            Some("Admin"),
+            Some("Operator"),
             Method::POST,
             "/api/plans/shop-dr/executions",
             Some(json!({"mode": "RECOVERY", "confirm": "Shop DR", "pollSeconds": 1})),
