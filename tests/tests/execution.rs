@@ -118,6 +118,15 @@ async fn three_tier_drill_honours_waves_dependencies_and_approval() {
         db_probe < app_start,
         "app launched before the DB was healthy"
     );
+    // The probe was given the instances' private addresses (moto's) and took them, as the
+    // deployed probe would: offline, only the connection is redirected to 127.0.0.1.
+    for call in calls.iter().filter(|c| c.service == "lambda") {
+        assert_eq!(call.status, 200, "{}", call.request);
+        for target in call.request["targets"].as_array().expect("targets") {
+            let ip: std::net::IpAddr = target.as_str().unwrap_or_default().parse().unwrap();
+            assert_eq!(tasks::probe::Reach::Private.refuses(ip), None, "{ip}");
+        }
+    }
 
     // One StartRecovery per unit, no retries needed.
     assert_eq!(launches.len(), 4, "{launches:?}");
