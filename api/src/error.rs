@@ -202,3 +202,63 @@ impl From<crate::store::StoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthError;
+    use crate::store::StoreError;
+
+    async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = REQUEST_ID
+            .scope("req-1".to_owned(), async { error.into_response() })
+            .await;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn internal_detail_stays_in_the_log() {
+        let keys = AuthError::Keys {
+            url: "https://cognito-idp.example/pool/.well-known/jwks.json".into(),
+            reason: "connection refused".into(),
+        };
+        let (status, body) = body_of(keys.into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let message = body["message"].as_str().expect("message");
+        assert!(
+            !message.contains("jwks") && message.contains("`req-1`"),
+            "{body}"
+        );
+
+        let outage = StoreError::Backend(
+            "unhandled error (ServiceUnavailable: arn:aws:dynamodb:us-east-1:1:table/t)".into(),
+        );
+        let (status, body) = body_of(outage.into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!body.to_string().contains("arn:"), "{body}");
+
+        let (status, body) = body_of(StoreError::TooLarge("the item".into()).into()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("TooLarge"))
+        );
+
+        let (status, body) = body_of(ApiError::internal("panic-ish detail arn:x")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("arn:"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_client_error_keeps_its_sentence() {
+        let (status, body) = body_of(AuthError::WrongClient.into()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            body["message"],
+            "the token was issued for another app client"
+        );
+    }
+}

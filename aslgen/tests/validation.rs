@@ -347,3 +347,42 @@ plan:
         "{found:#?}"
     );
 }
+
+#[test]
+fn approval_quorums_and_messages_are_bounded() {
+    // Two people at most, in either mode; a message's limit counts characters.
+    let message = "é".repeat(2_000);
+    let yaml = format!(
+        r#"
+protectionGroups:
+  - {{id: app, name: App, servers: [s-00000000000000001]}}
+plan:
+  id: p
+  name: P
+  waves:
+    - name: W
+      before:
+        - {{type: approval, drillQuorum: 2, recoveryQuorum: 2, message: "{message}"}}
+        - {{type: approval, drillQuorum: 3, message: "{message}x"}}
+      groups: [{{group: app}}]
+"#
+    );
+    let found = problems(&yaml, None);
+    assert!(
+        has(
+            &found,
+            "plan.waves[0].before[1].drillQuorum",
+            "`3` must be 1 or 2"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has(
+            &found,
+            "plan.waves[0].before[1].message",
+            "2,000 characters"
+        ),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+}

@@ -112,6 +112,7 @@ async fn the_api_holds_under_attack_and_races() {
     claims(&env, &api, &tally).await;
     saves(&env, &api, &tally).await;
     groups_in_use(&api, &tally).await;
+    audit_trail(&env, &api, &tally).await;
     ended_runs(&env, &api, &tally).await;
     starts_and_votes(&env, &api, &tally).await;
     outage(&env, &api, &tally).await;
@@ -370,25 +371,27 @@ async fn malformed(env: &Env, api: &Api, tally: &Tally) {
         format!("the test group is deleted: {status}"),
     );
 
-    // A wave of 50,000 groups: refused at once, before any group is read.
-    let groups: Vec<Value> = (0..50_000)
-        .map(|i| json!({"group": format!("g{i}")}))
-        .collect();
-    let huge_wave =
-        json!({"plan": {"id": "huge", "name": "Huge", "waves": [{"name": "W", "groups": groups}]}});
-    let started = Instant::now();
-    let (status, body) = tally
-        .call(api, admin, Method::POST, "/api/plans", Some(huge_wave))
-        .await;
-    let took = started.elapsed();
-    tally.check(
-        status == 413 || status == 422,
-        format!("50,000 groups: {status} {body}"),
-    );
-    println!(
-        "abuse suite: a plan naming 50,000 groups answered {status} in {} ms",
-        took.as_millis()
-    );
+    // A wave of 50,000 groups (too large to store) and one of 14,000 (storable, but past
+    // 200 groups a wave): both refused at once, before any group is read.
+    for (count, want, path) in [(50_000, 413, "plan"), (14_000, 422, "plan.waves[0].groups")] {
+        let groups: Vec<Value> = (0..count)
+            .map(|i| json!({"group": format!("{i:x}")}))
+            .collect();
+        let huge_wave = json!({"plan": {"id": "huge", "name": "Huge", "waves": [{"name": "W", "groups": groups}]}});
+        let started = Instant::now();
+        let (status, body) = tally
+            .call(api, admin, Method::POST, "/api/plans", Some(huge_wave))
+            .await;
+        let took = started.elapsed();
+        tally.check(
+            status == want && body["details"][0]["path"] == path,
+            format!("{count} groups: {status} {body}"),
+        );
+        println!(
+            "abuse suite: a plan naming {count} groups answered {status} in {} ms",
+            took.as_millis()
+        );
+    }
 
     // A plan too large to store is refused before anything is deployed: no orphan machine.
     let machines_before = env
@@ -586,6 +589,39 @@ async fn groups_in_use(api: &Api, tally: &Tally) {
     );
 }
 
+/// Two requests naming the same request id leave two audit records: the record's key is
+/// the server's own id, the client's kept beside it.
+async fn audit_trail(env: &Env, api: &Api, tally: &Tally) {
+    for _ in 0..2 {
+        let request = api
+            .http
+            .post(format!("{}/api/protection-groups/preview", api.url))
+            .bearer_auth(api.pool.token("PlanAuthor"))
+            .header("x-request-id", "the-same-id")
+            .header("content-type", "application/json")
+            .body(json!({"servers": [FREE[3]]}).to_string());
+        let (status, body) = tally.raw(request, "preview").await;
+        tally.check(status == 200, format!("preview: {status} {body}"));
+    }
+    let records = env
+        .ddb
+        .scan()
+        .table_name(TABLE)
+        .filter_expression("clientRequestId = :c")
+        .expression_attribute_values(":c", s("the-same-id"))
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default();
+    if records.len() != 2 {
+        tally.lost(format!(
+            "{} audit records for two requests sharing an id",
+            records.len()
+        ));
+    }
+}
+
 /// Cancel a drill that waits for approval: its approval is void, leaves the inbox, and
 /// deciding it is a 409 (not a decision recorded and then a 503).
 async fn ended_runs(env: &Env, api: &Api, tally: &Tally) {
@@ -767,7 +803,7 @@ async fn starts_and_votes(env: &Env, api: &Api, tally: &Tally) {
     );
 
     // admin2 starts a drill of a one-group plan and cannot approve its gate.
-    let plan = json!({"id": "sod", "name": "SoD", "waves": [{"name": "W", "before": [{"type": "approval", "message": "go?"}], "groups": [{"group": "race-g"}]}]});
+    let plan = json!({"id": "sod", "name": "SoD", "waves": [{"name": "W", "before": [{"type": "approval", "message": "go?", "drillQuorum": 2}], "groups": [{"group": "race-g"}]}]});
     let (status, body) = tally
         .call(
             api,
@@ -809,6 +845,20 @@ async fn starts_and_votes(env: &Env, api: &Api, tally: &Tally) {
     if (200..300).contains(&status) {
         tally.unauthorized_successes.fetch_add(1, Ordering::Relaxed);
     }
+    // The plan asks two people for its drills: one vote counts, a rejection decides.
+    let (status, body) = tally
+        .call(
+            api,
+            Some(api.pool.token("Approver")),
+            Method::POST,
+            &format!("/api/approvals/{approval}"),
+            Some(json!({"decision": "APPROVE"})),
+        )
+        .await;
+    tally.check(
+        status == 202 && body["approvals"] == 1 && body["needed"] == 2,
+        format!("a drill quorum of two counts the first vote: {status} {body}"),
+    );
     let (status, body) = tally
         .call(
             api,

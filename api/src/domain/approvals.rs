@@ -252,3 +252,55 @@ pub async fn void_all_of_run(
     }
     Ok(voided)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn approval(fields: &[(&str, AttributeValue)]) -> Item {
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn quorum_follows_the_mode() {
+        let n = |v: &str| AttributeValue::N(v.into());
+        let s = |v: &str| AttributeValue::S(v.into());
+        let both = [("recoveryQuorum", n("2")), ("drillQuorum", n("3"))];
+        let mut recovery = approval(&both);
+        recovery.insert("mode".into(), s("RECOVERY"));
+        let mut drill = approval(&both);
+        drill.insert("mode".into(), s("DRILL"));
+        assert_eq!((quorum(&recovery), quorum(&drill)), (2, 3));
+        assert_eq!(quorum(&approval(&[("mode", s("DRILL"))])), 1);
+    }
+
+    #[test]
+    fn comments_are_counted_in_characters() {
+        assert!(check_comment(&"é".repeat(MAX_COMMENT_CHARS)).is_ok());
+        let e = check_comment(&"é".repeat(MAX_COMMENT_CHARS + 1)).expect_err("too long");
+        assert_eq!(e.details[0].message, "2001 characters; at most 2000");
+    }
+
+    #[test]
+    fn named_approvers_match_user_names_and_groups() {
+        let named = approval(&[(
+            "approvers",
+            AttributeValue::L(vec![
+                AttributeValue::S("dana@example.com".into()),
+                AttributeValue::S("Operator".into()),
+            ]),
+        )]);
+        let who = |user: &str, role: Role| Principal {
+            user: user.into(),
+            roles: [role].into(),
+        };
+        assert!(may_decide(&named, &who("dana@example.com", Role::Viewer)));
+        assert!(may_decide(&named, &who("olga", Role::Operator)));
+        assert!(!may_decide(&named, &who("arne", Role::Approver)));
+        assert!(may_decide(&approval(&[]), &who("arne", Role::Approver)));
+    }
+}

@@ -250,6 +250,10 @@ pub fn emit_approval(
     if let Some(message) = &step.message {
         item["message"] = json!({"S": message});
     }
+    // Absent means one, so plans without a drill quorum compile as before.
+    if step.drill_quorum > 1 {
+        item["drillQuorum"] = json!({"N": step.drill_quorum.to_string()});
+    }
     states.insert(
         wait.clone(),
         State::Task(Task {

@@ -254,9 +254,15 @@ pub struct ApprovalStep {
     pub timeout: Duration,
     #[serde(default)]
     pub on_timeout: OnTimeout,
-    /// Approvals needed in RECOVERY mode (drills always need one).
+    /// Distinct people who must approve in RECOVERY mode (never the run's starter).
     #[serde(default = "ApprovalStep::default_quorum")]
     pub recovery_quorum: u8,
+    /// Distinct people who must approve in a drill (never the run's starter).
+    #[serde(
+        default = "ApprovalStep::default_quorum",
+        skip_serializing_if = "ApprovalStep::is_one"
+    )]
+    pub drill_quorum: u8,
 }
 
 impl ApprovalStep {
@@ -265,6 +271,9 @@ impl ApprovalStep {
     }
     fn default_quorum() -> u8 {
         1
+    }
+    fn is_one(quorum: &u8) -> bool {
+        *quorum == 1
     }
 }
 

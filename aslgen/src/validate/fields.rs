@@ -393,8 +393,14 @@ fn approval(p: &mut Problems, path: &str, a: &ApprovalStep) {
             format!("recovery quorum `{}` must be 1 or 2", a.recovery_quorum),
         );
     }
+    if !(1..=2).contains(&a.drill_quorum) {
+        p.add(
+            format!("{path}.drillQuorum"),
+            format!("drill quorum `{}` must be 1 or 2", a.drill_quorum),
+        );
+    }
     if let Some(message) = &a.message
-        && message.len() > 2_000
+        && message.chars().count() > 2_000
     {
         p.add(
             format!("{path}.message"),

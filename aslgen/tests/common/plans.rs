@@ -52,6 +52,7 @@ fn random_step(rng: &mut Rng, in_group: bool, index: usize) -> Step {
                 OnTimeout::Continue
             },
             recovery_quorum: 1 + rng.below(2) as u8,
+            drill_quorum: 1 + rng.below(2) as u8,
         }),
         1 => Step::Wait(WaitStep {
             name,
@@ -207,6 +208,7 @@ pub fn valid_plan(seed: u64) -> PlanDocument {
             timeout: duration(3_600),
             on_timeout: OnTimeout::Continue,
             recovery_quorum: 1,
+            drill_quorum: 1,
         }),
     };
     PlanDocument {

@@ -31,7 +31,7 @@ const CHECKS: { value: CheckKind; label: string }[] = [
 export function stepFields(prefix: string, steps: Step[]): string[] {
   return steps.flatMap((_, i) => {
     const at = `${prefix}.${i}`;
-    return [at, ...["name", "duration", "document", "kind", "parameters", "timeout", "onFailure", "check", "approvers", "message", "recoveryQuorum"].map((f) => `${at}.${f}`)];
+    return [at, ...["name", "duration", "document", "kind", "parameters", "timeout", "onFailure", "check", "approvers", "message", "recoveryQuorum", "drillQuorum"].map((f) => `${at}.${f}`)];
   });
 }
 
@@ -107,6 +107,10 @@ export function StepForm({ step, set, label, err }: { step: Step; set: (s: Step)
           {text("message", "Message")}
           <FormField label="Approvers" description="Cognito groups or user names, comma separated" errorText={err("approvers")}>
             <Approvers value={(step.approvers as string[] | undefined) ?? []} label={label} onChange={(approvers) => set({ ...step, approvers })} />
+          </FormField>
+          <FormField label="Two-person rule" description="Distinct approvers, never the person who started the run" errorText={err("recoveryQuorum") ?? err("drillQuorum")}>
+            <Select selectedOption={quorumOption(step)} options={QUORUM_OPTIONS} ariaLabel={`${label} two-person rule`}
+              onChange={(e) => set(withQuorum(step, e.detail.selectedOption.value))} />
           </FormField>
         </ColumnLayout>
       );
@@ -218,4 +222,24 @@ export function StepsEditor({ title, description, steps, onChange, owner, err, t
       </ButtonDropdown>
     </SpaceBetween>
   );
+}
+
+const QUORUM_OPTIONS = [
+  { value: "one", label: "One approver" },
+  { value: "recovery", label: "Two for a real recovery" },
+  { value: "always", label: "Two for recoveries and drills" },
+];
+
+function quorumOption(step: Step) {
+  const value = step.drillQuorum === 2 ? "always" : step.recoveryQuorum === 2 ? "recovery" : "one";
+  return QUORUM_OPTIONS.find((o) => o.value === value) ?? null;
+}
+
+function withQuorum(step: Step, value: string | undefined): Step {
+  const next: Step = { ...step };
+  delete next.recoveryQuorum;
+  delete next.drillQuorum;
+  if (value === "recovery" || value === "always") next.recoveryQuorum = 2;
+  if (value === "always") next.drillQuorum = 2;
+  return next;
 }
