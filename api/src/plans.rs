@@ -110,19 +110,3 @@ pub async fn plans_using_group(state: &AppState, group: &str) -> Result<Vec<Stri
         .map(|p| p.id)
         .collect())
 }
-
-/// Deploys every stored plan's state machine again (local mode after a restart: the
-/// emulator's Step Functions starts empty while the plans persist). Returns the ids.
-pub async fn redeploy_all(state: &AppState) -> Result<Vec<String>, ApiError> {
-    let plans = state.plans.list().await.map_err(ApiError::from)?;
-    let mut ids = Vec::with_capacity(plans.len());
-    for plan in plans {
-        let built = build(state, &plan.plan).await?;
-        state
-            .machines
-            .deploy(&built.compiled.name, &built.compiled.definition_minified())
-            .await?;
-        ids.push(plan.id);
-    }
-    Ok(ids)
-}
