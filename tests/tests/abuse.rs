@@ -210,6 +210,59 @@ async fn tokens(env: &Env, api: &Api, tally: &Tally) {
         status == 401,
         format!("an ID token is refused: {status} {body}"),
     );
+    // Tokens signed with the pool's own key: valid ones pass, one not valid yet (`nbf`)
+    // or issued for another client does not; an unsigned one (`alg: none`) neither.
+    let mint = |client: &str, nbf_offset: i64| {
+        let out = std::process::Command::new(system_tests::root().join(".venv/bin/python"))
+            .arg(system_tests::root().join("tests/abuse/mint_token.py"))
+            .args([
+                &api.pool.issuer,
+                client,
+                "minted",
+                "Admin",
+                &nbf_offset.to_string(),
+            ])
+            .output()
+            .expect("python mints a token");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let client = api.pool.client_id.clone();
+    for (token, want, what) in [
+        (mint(&client, -60), 200, "a valid minted token"),
+        (
+            mint(&client, 3_600),
+            401,
+            "a token not valid for an hour (nbf)",
+        ),
+        (
+            mint("another-client", -60),
+            401,
+            "a token for another app client",
+        ),
+        (
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4IiwidG9rZW5fdXNlIjoiYWNjZXNzIn0."
+                .to_owned(),
+            401,
+            "an unsigned token",
+        ),
+    ] {
+        let (status, body) = tally
+            .call(api, Some(&token), Method::GET, "/api/me", None)
+            .await;
+        tally.check(
+            status == want,
+            format!("{what}: {status}, wanted {want}: {body}"),
+        );
+        if want != 200 && (200..300).contains(&status) {
+            tally.unauthorized_successes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     let huge = "x".repeat(10_000);
     for header in [
         "Bearer ",
@@ -687,6 +740,58 @@ async fn ended_runs(env: &Env, api: &Api, tally: &Tally) {
 /// Twenty RECOVERY starts at once: one runs. Twenty approvals by one approver of its
 /// two-person gate: one vote counts. The starter cannot approve; a second person can.
 async fn starts_and_votes(env: &Env, api: &Api, tally: &Tally) {
+    // A start that has taken the plan's lock but not yet started its execution is never
+    // taken for stale; one whose execution never came within the grace is.
+    let (_, plan) = api.get("Viewer", "/api/plans/shop-dr").await;
+    let ghost = format!(
+        "{}:ghost-start",
+        plan["stateMachineArn"]
+            .as_str()
+            .unwrap_or_default()
+            .replace(":stateMachine:", ":execution:")
+    );
+    let put_lock = |taken_at: i64| {
+        env.ddb
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", s("LOCK#PLAN#shop-dr"))
+            .item("sk", s("LOCK"))
+            .item("execution", s(&ghost))
+            .item("token", s("ghost-token"))
+            .item(
+                "takenAt",
+                aws_sdk_dynamodb::types::AttributeValue::N(taken_at.to_string()),
+            )
+            .send()
+    };
+    let now = api::domain::locks::now_epoch();
+    put_lock(now).await.expect("a lock of a start in progress");
+    let (status, body) = tally
+        .call(
+            api,
+            Some(api.pool.token("Operator")),
+            Method::POST,
+            "/api/plans/shop-dr/executions",
+            Some(json!({"mode": "DRILL", "pollSeconds": 1})),
+        )
+        .await;
+    if status == 201 {
+        tally.lost(format!(
+            "a start took the plan from a start still in progress: {body}"
+        ));
+    }
+    tally.check(
+        status == 409
+            && body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("ghost-start"),
+        format!("a start in progress holds: {status} {body}"),
+    );
+    put_lock(now - 600)
+        .await
+        .expect("a lock of a start that died");
+
     tally.race();
     let starts = (0..RACERS).map(|_| {
         tally.call(

@@ -41,6 +41,11 @@ pub async fn take(
         match records.lock(keys, me).await {
             Ok(()) => return Ok(()),
             Err(LockError::Held { key, holder }) => {
+                if holder.token.is_empty() && broken < MAX_BREAKS {
+                    // Released between the refused take and the read: try again.
+                    broken += 1;
+                    continue;
+                }
                 if broken >= MAX_BREAKS || holds(runs, &holder).await.map_err(Held::Error)? {
                     return Err(Held::By { key, holder });
                 }
