@@ -11,6 +11,10 @@ pub trait Machines: Send + Sync {
     fn arn(&self, name: &str) -> String;
     /// Creates or updates the machine; returns its ARN.
     async fn deploy(&self, name: &str, definition: &str) -> Result<String, ApiError>;
+    /// Creates or updates the machine and publishes the result as a version (Step
+    /// Functions returns the existing version when the revision is unchanged); returns the
+    /// version's ARN, which a run executes whatever is deployed after it.
+    async fn publish(&self, name: &str, definition: &str) -> Result<String, ApiError>;
     async fn delete(&self, arn: &str) -> Result<(), ApiError>;
 }
 
@@ -45,6 +49,63 @@ impl Sfn {
     }
 }
 
+impl Sfn {
+    /// Creates or updates the machine (publishing a version when asked); returns its ARN
+    /// and the version's.
+    async fn put(
+        &self,
+        name: &str,
+        definition: &str,
+        publish: bool,
+    ) -> Result<(String, Option<String>), ApiError> {
+        let arn = self.arn(name);
+        let exists = self
+            .client
+            .describe_state_machine()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .is_ok();
+        if exists {
+            let updated = self
+                .client
+                .update_state_machine()
+                .state_machine_arn(&arn)
+                .definition(definition)
+                .role_arn(&self.role_arn)
+                .set_logging_configuration(self.logging())
+                .publish(publish)
+                .send()
+                .await
+                .map_err(|e| {
+                    ApiError::unavailable(
+                        "Step Functions",
+                        format!("UpdateStateMachine: {}", e.into_service_error()),
+                    )
+                })?;
+            return Ok((arn, updated.state_machine_version_arn));
+        }
+        let created = self
+            .client
+            .create_state_machine()
+            .name(name)
+            .definition(definition)
+            .role_arn(&self.role_arn)
+            .r#type(aws_sdk_sfn::types::StateMachineType::Standard)
+            .set_logging_configuration(self.logging())
+            .publish(publish)
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::unavailable(
+                    "Step Functions",
+                    format!("CreateStateMachine: {}", e.into_service_error()),
+                )
+            })?;
+        Ok((created.state_machine_arn, created.state_machine_version_arn))
+    }
+}
+
 #[async_trait]
 impl Machines for Sfn {
     fn arn(&self, name: &str) -> String {
@@ -55,48 +116,14 @@ impl Machines for Sfn {
     }
 
     async fn deploy(&self, name: &str, definition: &str) -> Result<String, ApiError> {
-        let arn = self.arn(name);
-        let exists = self
-            .client
-            .describe_state_machine()
-            .state_machine_arn(&arn)
-            .send()
-            .await
-            .is_ok();
-        if exists {
-            self.client
-                .update_state_machine()
-                .state_machine_arn(&arn)
-                .definition(definition)
-                .role_arn(&self.role_arn)
-                .set_logging_configuration(self.logging())
-                .send()
-                .await
-                .map_err(|e| {
-                    ApiError::unavailable(
-                        "Step Functions",
-                        format!("UpdateStateMachine: {}", e.into_service_error()),
-                    )
-                })?;
-            return Ok(arn);
-        }
-        let created = self
-            .client
-            .create_state_machine()
-            .name(name)
-            .definition(definition)
-            .role_arn(&self.role_arn)
-            .r#type(aws_sdk_sfn::types::StateMachineType::Standard)
-            .set_logging_configuration(self.logging())
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::unavailable(
-                    "Step Functions",
-                    format!("CreateStateMachine: {}", e.into_service_error()),
-                )
-            })?;
-        Ok(created.state_machine_arn)
+        self.put(name, definition, false).await.map(|(arn, _)| arn)
+    }
+
+    async fn publish(&self, name: &str, definition: &str) -> Result<String, ApiError> {
+        let (arn, version) = self.put(name, definition, true).await?;
+        version.ok_or_else(|| {
+            ApiError::unavailable("Step Functions", format!("no version published for {arn}"))
+        })
     }
 
     async fn delete(&self, arn: &str) -> Result<(), ApiError> {

@@ -52,12 +52,23 @@ pub async fn build_with(
         .get_many(&ids)
         .await?
         .into_iter()
-        .map(|stored| aslgen::model::ProtectionGroup {
-            id: stored.id,
-            name: stored.name,
-            description: stored.description,
-            servers: stored.resolved_servers,
-            tag_selector: None,
+        // A tag-selected group is resolved against the inventory read now, not the servers
+        // its tags matched when it was saved.
+        .map(|stored| match stored.tag_selector {
+            Some(selector) => aslgen::model::ProtectionGroup {
+                id: stored.id,
+                name: stored.name,
+                description: stored.description,
+                servers: Vec::new(),
+                tag_selector: Some(selector.into_iter().collect()),
+            },
+            None => aslgen::model::ProtectionGroup {
+                id: stored.id,
+                name: stored.name,
+                description: stored.description,
+                servers: stored.resolved_servers,
+                tag_selector: None,
+            },
         })
         .collect();
     let inventory = aslgen::Inventory {

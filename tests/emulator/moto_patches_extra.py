@@ -196,6 +196,61 @@ def stop_execution_aborts() -> None:
     Execution.stop = stop
 
 
+def start_published_versions() -> None:
+    """StartExecution takes a published version's ARN and runs that version as published.
+
+    AWS: `StartExecution(stateMachineArn="<machine>:3")` runs version 3's definition even
+    after the machine was updated; the execution belongs to the machine (its ARN is
+    `execution:<machine>:<name>`, so DescribeExecution and StopExecution find it), and
+    DescribeExecution names the version in `stateMachineVersionArn`.
+    moto 5.2.5: publishes versions on Create/UpdateStateMachine (`publish`), but
+    StartExecution on a version ARN fails with an AttributeError (a 500): a version lacks
+    the machine's execution methods.
+    """
+    import threading
+
+    from moto.stepfunctions.models import StateMachineVersion
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_start = StepFunctionsParserBackend.start_execution
+    swapping = threading.Lock()
+
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        target = self.describe_state_machine(state_machine_arn)
+        if not isinstance(target, StateMachineVersion):
+            return original_start(self, state_machine_arn, name, execution_input, trace_header)
+        machine = self.describe_state_machine(target.source_arn)
+        # The execution runs a snapshot of the machine taken as it starts: let that snapshot
+        # be the version's definition, then put the machine's own back.
+        with swapping:
+            latest = machine.definition
+            machine.definition = target.definition
+            try:
+                execution = original_start(self, machine.arn, name, execution_input, trace_header)
+            finally:
+                machine.definition = latest
+        execution.state_machine_version_arn = target.arn
+        return execution
+
+    StepFunctionsParserBackend.start_execution = start_execution
+
+    original_describe = StepFunctionResponse.describe_execution
+
+    def describe_execution(self):
+        result = original_describe(self)
+        backend = self.stepfunction_backend
+        described = result.result
+        if isinstance(backend, StepFunctionsParserBackend):
+            execution = backend.describe_execution(described["executionArn"])
+            version = getattr(execution, "state_machine_version_arn", None)
+            if version:
+                described["stateMachineVersionArn"] = version
+        return result
+
+    StepFunctionResponse.describe_execution = describe_execution
+
+
 CORRECTIONS = (
     json_string_escapes,
     intrinsic_escapes,
@@ -203,4 +258,5 @@ CORRECTIONS = (
     send_task_failure_cause,
     describe_execution_output,
     stop_execution_aborts,
+    start_published_versions,
 )

@@ -329,3 +329,38 @@ def test_stop_execution_aborts_a_machine_waiting_for_a_token(moto):
     described = sfn.describe_execution(executionArn=execution)
     assert described["status"] == "ABORTED"
     assert "stopDate" in described
+
+
+def test_a_published_version_runs_as_published(moto):
+    """AWS: StartExecution on `<machine>:N` runs version N, whatever was deployed since;
+    the execution is the machine's and DescribeExecution names the version."""
+    import json
+    import uuid
+
+    from conftest import ROLE_ARN
+
+    sfn = moto.sfn
+
+    def passing(result):
+        return json.dumps({"StartAt": "R", "States": {"R": {"Type": "Pass", "Result": result, "End": True}}})
+
+    created = sfn.create_state_machine(
+        name=f"versions-{uuid.uuid4().hex[:8]}", definition=passing("v1"), roleArn=ROLE_ARN, publish=True
+    )
+    first = created["stateMachineVersionArn"]
+    assert first == created["stateMachineArn"] + ":1"
+    second = sfn.update_state_machine(
+        stateMachineArn=created["stateMachineArn"], definition=passing("v2"), publish=True
+    )["stateMachineVersionArn"]
+    assert second == created["stateMachineArn"] + ":2"
+
+    execution = moto.start(first)
+    machine_name = created["stateMachineArn"].rsplit(":", 1)[1]
+    assert f":execution:{machine_name}:" in execution
+    described = moto.wait(execution)
+    assert (described["status"], described["output"]) == ("SUCCEEDED", '"v1"')
+    assert described["stateMachineVersionArn"] == first
+    assert moto.wait(moto.start(created["stateMachineArn"]))["output"] == '"v2"'
+    assert "stateMachineVersionArn" not in moto.wait(moto.start(created["stateMachineArn"]))
+    # The machine itself still reads as its latest definition.
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=created["stateMachineArn"])["definition"])["States"]["R"]["Result"] == "v2"

@@ -197,10 +197,10 @@ async fn start_run(
     }
 
     let name = execution_name(&plan.id, &input.mode);
+    let machine_arn = state.machines.arn(&built.compiled.name);
     let execution_arn = format!(
         "{}:{name}",
-        plan.state_machine_arn
-            .replace(":stateMachine:", ":execution:")
+        machine_arn.replace(":stateMachine:", ":execution:")
     );
     let keys: Vec<String> = std::iter::once(format!("PLAN#{}", plan.id))
         .chain(servers.iter().map(|s| format!("SERVER#{s}")))
@@ -225,20 +225,36 @@ async fn start_run(
     }
     let input_json =
         serde_json::to_string(&execution_input).map_err(|e| ApiError::internal(e.to_string()))?;
+    // The machine compiled now, from the live groups and inventory, published as a version
+    // the run executes: what the pre-flight showed, the locks hold and the run launches
+    // are one list, whatever is saved or deployed meanwhile.
+    let version_arn = match state
+        .machines
+        .publish(&built.compiled.name, &built.compiled.definition_minified())
+        .await
+    {
+        Ok(arn) => arn,
+        Err(e) => {
+            let _ = state.records.unlock(&keys, &me.token).await;
+            return Err(e);
+        }
+    };
     let record = StartRecord {
         name: &name,
         plan_id: &plan.id,
         plan_name: &plan.name,
         plan_version: plan.version,
         mode: &input.mode,
-        state_machine_arn: &plan.state_machine_arn,
+        state_machine_arn: &machine_arn,
+        version_arn: &version_arn,
+        servers: &servers,
         started_by: &principal.user,
         lock_token: &me.token,
     };
     let started = match state.records.record_start(&record).await.map_err(store) {
         Ok(()) => state
             .runs
-            .start(&plan.state_machine_arn, &name, &input_json)
+            .start(&version_arn, &name, &input_json)
             .await
             .map(|_| ()),
         Err(e) => Err(e),
@@ -252,7 +268,7 @@ async fn start_run(
     Ok((
         StatusCode::CREATED,
         Json(
-            json!({"id": name, "executionArn": execution_arn, "mode": input.mode, "preflight": report}),
+            json!({"id": name, "executionArn": execution_arn, "stateMachineVersionArn": version_arn, "mode": input.mode, "servers": servers, "preflight": report}),
         ),
     ))
 }

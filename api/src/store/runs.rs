@@ -81,6 +81,11 @@ pub struct StartRecord<'a> {
     pub plan_version: u64,
     pub mode: &'a str,
     pub state_machine_arn: &'a str,
+    /// The published version the run executes (compiled at this start).
+    pub version_arn: &'a str,
+    /// The servers the start resolved: what the pre-flight checked, the locks hold and
+    /// the machine launches.
+    pub servers: &'a [String],
     pub started_by: &'a str,
     /// The token the start's locks carry (cancel gives them back with it).
     pub lock_token: &'a str,
@@ -200,7 +205,8 @@ impl RunStore for Dynamo {
             .update_expression(
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
-                 #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v, lockToken = :k",
+                 #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v, lockToken = :k, \
+                 stateMachineVersionArn = :va, servers = :sv",
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#m", "mode")
@@ -213,6 +219,11 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":b", s(start.started_by))
             .expression_attribute_values(":v", AttributeValue::N(start.plan_version.to_string()))
             .expression_attribute_values(":k", s(start.lock_token))
+            .expression_attribute_values(":va", s(start.version_arn))
+            .expression_attribute_values(
+                ":sv",
+                AttributeValue::L(start.servers.iter().map(|id| s(id)).collect()),
+            )
             .send()
             .await
             .map(|_| ())

@@ -148,6 +148,10 @@ export interface Execution {
   stoppedBy?: string;
   /** The plan version the execution ran (absent for runbook-started runs). */
   planVersion?: number;
+  /** The state machine version the run executed, compiled and published at its start. */
+  stateMachineVersionArn?: string;
+  /** The servers its start resolved: what the pre-flight checked and the run launched. */
+  servers?: string[];
   steps?: StepRecord[];
   errorName?: string;
   errorCause?: string;

@@ -51,6 +51,12 @@ export function ReportPage() {
           {e.stoppedBy ? `, stopped by ${e.stoppedBy}` : ""}; {time(e.startedAt)} to {time(e.endedAt)}: <strong>{e.status}</strong>.
           Measured recovery time <strong data-testid="measured">{formatSeconds(report.totalSeconds)}</strong> against an RTO of {formatSeconds(report.rtoSeconds)}: {verdict}.
         </p>
+        {e.stateMachineVersionArn && (
+          <p data-testid="ran">
+            It ran state machine version <code>{e.stateMachineVersionArn}</code>, compiled at its start for {e.servers?.length ?? 0} servers:{" "}
+            {(e.servers ?? []).join(", ")}.
+          </p>
+        )}
         {e.errorCause && <p style={{ color: "#d91515" }}>{e.errorName}: {e.errorCause}</p>}
         <table style={{ borderCollapse: "collapse", width: "100%" }}>
           <caption style={{ textAlign: "left", paddingBottom: 8, fontWeight: 700 }}>Waves, groups and steps</caption>
