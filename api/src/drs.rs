@@ -28,10 +28,17 @@ impl SourceServer {
 #[async_trait]
 pub trait SourceServers: Send + Sync {
     async fn list(&self) -> Result<Vec<SourceServer>, ApiError>;
-    /// Drill recovery instances of these source servers.
-    async fn drill_instances(&self, servers: &[String]) -> Result<Vec<String>, ApiError>;
     /// Terminates recovery instances; returns the DRS job IDs.
     async fn terminate(&self, instances: &[String]) -> Result<Vec<String>, ApiError>;
+    /// The drill recovery instances that still exist among those launched by one run's
+    /// jobs: jobs tagged with the run's execution name (created since `since`, ISO 8601)
+    /// and the jobs its records name. Never another run's.
+    async fn run_drill_instances(
+        &self,
+        execution: &str,
+        since: &str,
+        recorded_jobs: &[String],
+    ) -> Result<Vec<String>, ApiError>;
     /// (active jobs, servers in active jobs), for the pre-flight quota check.
     async fn active_load(&self) -> Result<(usize, usize), ApiError>;
     /// A DRS job's log: `{at, event, sourceServerId?, targetInstanceId?}` items.
@@ -130,10 +137,6 @@ impl SourceServers for Drs {
         }
     }
 
-    async fn drill_instances(&self, servers: &[String]) -> Result<Vec<String>, ApiError> {
-        self.drill_instances_impl(servers).await
-    }
-
     async fn terminate(&self, instances: &[String]) -> Result<Vec<String>, ApiError> {
         let mut jobs = Vec::new();
         for chunk in instances.chunks(200) {
@@ -147,6 +150,49 @@ impl SourceServers for Drs {
             jobs.extend(out.job().map(|j| j.job_id().to_owned()));
         }
         Ok(jobs)
+    }
+
+    async fn run_drill_instances(
+        &self,
+        execution: &str,
+        since: &str,
+        recorded_jobs: &[String],
+    ) -> Result<Vec<String>, ApiError> {
+        use aws_sdk_drs::types::DescribeJobsRequestFilters;
+        let tag = aslgen::compile::TAG_EXECUTION;
+        let mut launched = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .0
+                .describe_jobs()
+                .filters(
+                    DescribeJobsRequestFilters::builder()
+                        .from_date(since)
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
+            for job in page.items() {
+                let ours = job.tags().and_then(|t| t.get(tag)).map(String::as_str)
+                    == Some(execution)
+                    || recorded_jobs.iter().any(|j| j == job.job_id());
+                if ours {
+                    launched.extend(
+                        job.participating_servers()
+                            .iter()
+                            .filter_map(|s| s.recovery_instance_id().map(str::to_owned)),
+                    );
+                }
+            }
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        self.existing_drill_instances(&launched).await
     }
 
     async fn job_log(&self, job_id: &str) -> Result<Vec<serde_json::Value>, ApiError> {
@@ -240,9 +286,10 @@ fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Drs {
-    pub async fn drill_instances_impl(&self, servers: &[String]) -> Result<Vec<String>, ApiError> {
+    /// Which of these recovery instances still exist as drill instances.
+    async fn existing_drill_instances(&self, ids: &[String]) -> Result<Vec<String>, ApiError> {
         let mut out = Vec::new();
-        for chunk in servers.chunks(200) {
+        for chunk in ids.chunks(200) {
             let mut token = None;
             loop {
                 let page = self
@@ -250,7 +297,7 @@ impl Drs {
                     .describe_recovery_instances()
                     .filters(
                         aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
-                            .set_source_server_ids(Some(chunk.to_vec()))
+                            .set_recovery_instance_ids(Some(chunk.to_vec()))
                             .build(),
                     )
                     .set_next_token(token)

@@ -255,3 +255,115 @@ async fn a_tag_selected_group_follows_the_tags_when_the_plan_runs() {
     );
     env.stop().await;
 }
+
+/// The drill instances the simulator holds, by the job that launched them: (alive, terminating).
+fn instances_of(env: &Env, jobs: &BTreeSet<String>) -> (usize, usize) {
+    let world = drs_sim::server::lock(&env.sim().world);
+    let mine = world.instances.values().filter(|r| jobs.contains(&r.job));
+    mine.fold((0, 0), |(alive, ending), r| {
+        if r.terminating {
+            (alive, ending + 1)
+        } else {
+            (alive + 1, ending)
+        }
+    })
+}
+
+/// The launch jobs of one execution.
+fn jobs_of(env: &Env, execution: &str) -> BTreeSet<String> {
+    env.launches()
+        .into_iter()
+        .filter(|(_, call)| call.request["tags"]["drsOrchestratorExecution"] == execution)
+        .filter_map(|(_, call)| call.job_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleaning_up_one_drill_leaves_the_next_drills_instances_running() {
+    let env = Env::start(system_tests::Setup::default()).await;
+    let api = env.start_api().await;
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/protection-groups",
+            Some(json!({"id": "pair", "name": "Pair", "servers": [FREE, "s-0a1b2c3d4e5f60015"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // Instances are kept after the drill, and the drill waits for an approval after its
+    // launch: the second run is running with its instances up when the first is cleaned.
+    let plan = json!({"id": "keep", "name": "Keep", "drill": {"cleanup": "keep"},
+        "waves": [{"name": "W", "groups": [{"group": "pair"}],
+                   "after": [{"type": "approval", "message": "Done looking?"}]}]});
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": plan})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (first, _) = drill(&api, "keep").await;
+    let a = first["id"].as_str().expect("id").to_owned();
+    let a_jobs = jobs_of(&env, &a);
+    assert_eq!(instances_of(&env, &a_jobs), (2, 0), "A keeps its instances");
+
+    let (status, second) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/keep/executions",
+            Some(json!({"mode": "DRILL", "pollSeconds": 1})),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let b = second["id"].as_str().expect("id").to_owned();
+    let started = Instant::now();
+    while instances_of(&env, &jobs_of(&env, &b)).0 < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "B never launched"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let (status, cleaned) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{a}/cleanup"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, cleaned["terminating"].as_u64()),
+        (200, Some(2)),
+        "{cleaned}"
+    );
+    assert_eq!(instances_of(&env, &a_jobs).0, 0, "A's instances are going");
+    assert_eq!(
+        instances_of(&env, &jobs_of(&env, &b)),
+        (2, 0),
+        "B's instances are untouched"
+    );
+
+    // Cancelling B terminates B's own.
+    let (status, cancelled) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{b}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, cancelled["terminating"].as_u64()),
+        (200, Some(2)),
+        "{cancelled}"
+    );
+    assert_eq!(instances_of(&env, &jobs_of(&env, &b)).0, 0);
+    env.stop().await;
+}

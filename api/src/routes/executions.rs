@@ -408,12 +408,44 @@ pub(super) async fn plan_servers(state: &AppState, plan_id: &str) -> Result<Vec<
         .collect())
 }
 
+/// The run's own servers: the list its start resolved, or (a run started before runs
+/// recorded it) the plan's current servers.
+async fn run_servers(
+    state: &AppState,
+    execution: &crate::store::Item,
+) -> Result<Vec<String>, ApiError> {
+    match execution.get("servers").and_then(|v| v.as_l().ok()) {
+        Some(list) => Ok(list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()),
+        None => plan_servers(state, &text(execution, "planId")).await,
+    }
+}
+
+/// The drill instances this run launched that still exist: from its own jobs (tagged
+/// with its execution name, or named in its records), never another run's.
+async fn run_drill_instances(
+    state: &AppState,
+    id: &str,
+    execution: &crate::store::Item,
+    steps: &[crate::store::Item],
+) -> Result<Vec<String>, ApiError> {
+    let recorded: Vec<String> = steps
+        .iter()
+        .filter_map(|s| s.get("jobIds").and_then(|v| v.as_ss().ok()))
+        .flatten()
+        .cloned()
+        .collect();
+    state
+        .drs
+        .run_drill_instances(id, &text(execution, "startedAt"), &recorded)
+        .await
+}
+
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     principal: axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (execution, _) = load(&state, &id).await?;
+    let (execution, steps) = load(&state, &id).await?;
     let arn = execution_arn(&execution, &id);
     if state.runs.status(&arn).await?.as_deref() != Some("RUNNING") {
         return Err(ApiError::conflict(format!(
@@ -425,10 +457,11 @@ pub async fn cancel(
         .stop(&arn, &format!("cancelled by {}", principal.user))
         .await?;
     let plan_id = text(&execution, "planId");
-    let servers = plan_servers(&state, &plan_id).await?;
-    // A stopped machine runs no catch, so a drill's instances are terminated here.
+    let servers = run_servers(&state, &execution).await?;
+    // A stopped machine runs no catch, so a drill's instances are terminated here: the
+    // ones its own jobs launched.
     let terminating = if text(&execution, "mode") == "DRILL" {
-        let instances = state.drs.drill_instances(&servers).await?;
+        let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
         state.drs.terminate(&instances).await?;
         instances.len()
     } else {
@@ -462,7 +495,7 @@ pub async fn cleanup(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (execution, _) = load(&state, &id).await?;
+    let (execution, steps) = load(&state, &id).await?;
     if text(&execution, "mode") != "DRILL" {
         return Err(ApiError::conflict(format!(
             "execution `{id}` was a real recovery; its instances are production and are not cleaned up"
@@ -479,8 +512,7 @@ pub async fn cleanup(
             "execution `{id}` is still running; cancel it first"
         )));
     }
-    let servers = plan_servers(&state, &text(&execution, "planId")).await?;
-    let instances = state.drs.drill_instances(&servers).await?;
+    let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
     let jobs = state.drs.terminate(&instances).await?;
     Ok(Json(
         json!({"id": id, "terminating": instances.len(), "jobs": jobs}),
