@@ -228,6 +228,23 @@ async fn optional_failure_warns_and_critical_failure_stops() {
     );
     assert_eq!(text(&records["STEP#w1.core"], "status"), "SUCCEEDED");
     assert_eq!(env.live_drill_instances(), 0);
+    // The run succeeded with a warning: counted on its record and said in its notification.
+    assert_eq!(text(&records["EXECUTION"], "status"), "SUCCEEDED");
+    assert_eq!(text(&records["EXECUTION"], "warnings"), "1");
+    let notified: Vec<String> = env
+        .history(&execution)
+        .await
+        .iter()
+        .filter_map(|e| e.task_scheduled_event_details())
+        .filter(|d| d.resource_type() == "sns")
+        .map(|d| d.parameters().to_owned())
+        .collect();
+    assert!(
+        notified
+            .iter()
+            .any(|p| p.contains("SUCCEEDED with warnings: 1 optional group(s) failed")),
+        "{notified:?}"
+    );
 
     // The same failure in the critical group fails the plan, and the drill is cleaned up.
     let mut faults = Faults::default();
@@ -244,6 +261,11 @@ async fn optional_failure_warns_and_critical_failure_stops() {
     assert_eq!(text(&records["STEP#w1.core"], "status"), "FAILED");
     assert_eq!(text(&records["STEP#w1.core"], "critical"), "true");
     assert_eq!(text(&records["EXECUTION"], "status"), "FAILED");
+    assert_eq!(
+        text(&records["EXECUTION"], "warnings"),
+        "",
+        "a critical failure is no warning"
+    );
     assert_eq!(
         env.live_drill_instances(),
         0,

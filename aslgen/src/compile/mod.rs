@@ -179,6 +179,10 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     let cleanup_box = ctx.claim("Clean up drill", "cleanup");
     let cleanup_failed = ctx.claim("Cleanup failed", "cleanup");
     let record_outcome = ctx.claim("Record outcome", plan_key);
+    let read_warnings = ctx.claim("Read warnings", plan_key);
+    let warnings_check = ctx.claim("Warnings?", plan_key);
+    let with_warnings = ctx.claim("Note warnings", plan_key);
+    let no_warnings = ctx.claim("No warnings", plan_key);
     let notify = ctx.claim("Notify outcome", plan_key);
     let succeeded_check = ctx.claim("Succeeded?", plan_key);
     let succeeded = ctx.claim("Plan succeeded", plan_key);
@@ -410,8 +414,65 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             .ended()
             .with("status", json!({"S.$": "$.outcome.status"})),
     );
-    outcome.transition = Transition::next(&notify);
+    outcome.transition = Transition::next(&read_warnings);
     states.insert(record_outcome, State::Task(outcome));
+    // Optional groups that failed each added 1 to the record's `warnings`.
+    states.insert(
+        read_warnings,
+        State::Task(Task {
+            resource: crate::asl::Resource::optimized("dynamodb", "getItem"),
+            parameters: Some(json!({
+                "TableName": ctx.deployment.table,
+                "Key": {
+                    "pk": {"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"},
+                    "sk": {"S": "EXECUTION"}
+                },
+                "ProjectionExpression": "warnings",
+                "ConsistentRead": true,
+            })),
+            result_path: Some(ResultPath::at("$.recorded")),
+            retry: vec![crate::asl::Retry::backoff(
+                vec![crate::asl::ErrorName::TaskFailed],
+                5,
+            )],
+            transition: Transition::next(&warnings_check),
+            ..task_base()
+        }),
+    );
+    states.insert(
+        warnings_check,
+        choice(
+            vec![ChoiceRule::new(
+                Condition::And(vec![
+                    Condition::StringEquals("$.outcome.status".into(), "SUCCEEDED".into()),
+                    Condition::IsPresent("$.recorded.Item.warnings.N".into(), true),
+                ]),
+                &with_warnings,
+            )],
+            Some(no_warnings.clone()),
+        ),
+    );
+    states.insert(
+        with_warnings,
+        pass(
+            Some(json!({
+                "flag": " with warnings",
+                "text.$": "States.Format(' with warnings: {} optional group(s) failed', $.recorded.Item.warnings.N)",
+            })),
+            None,
+            Some(ResultPath::at("$.note")),
+            Transition::next(&notify),
+        ),
+    );
+    states.insert(
+        no_warnings,
+        pass(
+            None,
+            Some(json!({"flag": "", "text": ""})),
+            Some(ResultPath::at("$.note")),
+            Transition::next(&notify),
+        ),
+    );
     let plan_name = intrinsic_literal(&resolved.plan_name);
     let url = intrinsic_literal(deployment.console_url.trim_end_matches('/'));
     states.insert(
@@ -420,8 +481,8 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             resource: crate::asl::Resource::optimized("sns", "publish"),
             parameters: Some(json!({
                 "TopicArn": ctx.topic_arn(),
-                "Subject.$": format!("States.Format('DRS plan {}: {{}}', $.outcome.status)", intrinsic_literal(&steps::subject(&resolved.plan_name).chars().take(60).collect::<String>())),
-                "Message.$": format!("States.Format('Recovery plan {plan_name} ({{}}) ended: {{}}. Execution {{}}. Details: {url}/executions/{{}}', $.input.mode, $.outcome.status, $$.Execution.Name, $$.Execution.Name)"),
+                "Subject.$": format!("States.Format('DRS plan {}: {{}}{{}}', $.outcome.status, $.note.flag)", intrinsic_literal(&steps::subject(&resolved.plan_name).chars().take(60).collect::<String>())),
+                "Message.$": format!("States.Format('Recovery plan {plan_name} ({{}}) ended: {{}}{{}}. Execution {{}}. Details: {url}/executions/{{}}', $.input.mode, $.outcome.status, $.note.text, $$.Execution.Name, $$.Execution.Name)"),
             })),
             result_path: Some(ResultPath::Discard),
             retry: vec![crate::asl::Retry::backoff(vec![crate::asl::ErrorName::TaskFailed], 4)],

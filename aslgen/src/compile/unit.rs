@@ -151,7 +151,18 @@ pub fn emit_segment(
             );
             Transition::next(stop)
         }
-        Criticality::Optional => next.clone(),
+        // An optional group's failure is a warning the run's outcome reports: counted on
+        // the execution's record, read when the run ends.
+        Criticality::Optional => {
+            let count = ctx.claim(&format!("Count warning · {}", unit.label), &key);
+            let mut counted = ctx.record_execution(Record {
+                add: Some(("warnings", json!({"N": "1"}))),
+                ..Record::default()
+            });
+            counted.transition = next.clone();
+            states.insert(count.clone(), State::Task(counted));
+            Transition::next(count)
+        }
     };
     let mut record = ctx.record(
         &key,

@@ -26,6 +26,15 @@ export function Status({ value }: { value: string | undefined }) {
   return <StatusIndicator type={KINDS[v] ?? "info"}>{v.replace(/_/g, " ").toLowerCase()}</StatusIndicator>;
 }
 
+/** A run's outcome: a success with failed optional groups reads "succeeded with warnings". */
+export function RunStatus({ run }: { run: { status?: string; warnings?: number } }) {
+  if (run.status === "SUCCEEDED" && (run.warnings ?? 0) > 0) {
+    const n = run.warnings ?? 0;
+    return <StatusIndicator type="warning">succeeded with warnings ({n} optional group{n === 1 ? "" : "s"} failed)</StatusIndicator>;
+  }
+  return <Status value={run.status} />;
+}
+
 export function ErrorAlert({ error, header }: { error: unknown; header?: string }) {
   if (!error) return null;
   const e = error instanceof ApiError ? error : null;

@@ -148,6 +148,8 @@ export interface Execution {
   stoppedBy?: string;
   /** The plan version the execution ran (absent for runbook-started runs). */
   planVersion?: number;
+  /** Optional groups that failed: a SUCCEEDED run with warnings. */
+  warnings?: number;
   /** The state machine version the run executed, compiled and published at its start. */
   stateMachineVersionArn?: string;
   /** The servers its start resolved: what the pre-flight checked and the run launched. */

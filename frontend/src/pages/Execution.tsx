@@ -14,7 +14,7 @@ import { useNavigate, useParams } from "react-router-dom";
 import { useApp } from "../App";
 import { get, post } from "../api";
 import { usePlanOfRun } from "../components/usePlanOfRun";
-import { DialogFooter, ErrorAlert, Status, time } from "../components/common";
+import { DialogFooter, ErrorAlert, RunStatus, Status, time } from "../components/common";
 import { PlanGraph } from "../components/PlanGraph";
 import { formatSeconds, seconds } from "../lib/report";
 import { stepTree } from "../lib/steps";
@@ -89,7 +89,7 @@ export function ExecutionPage() {
       </Modal>
       <Container>
         <KeyValuePairs columns={5} items={[
-          { label: "Status", value: <span data-testid="execution-status"><Status value={e.status} /></span> },
+          { label: "Status", value: <span data-testid="execution-status"><RunStatus run={e} /></span> },
           { label: "Started", value: time(e.startedAt) },
           { label: "Started by", value: e.startedBy ?? "—" },
           { label: "Ended", value: time(e.endedAt) },

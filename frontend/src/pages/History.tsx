@@ -9,7 +9,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { get } from "../api";
-import { download, ErrorAlert, Status, time } from "../components/common";
+import { download, ErrorAlert, RunStatus, time } from "../components/common";
 import { csv } from "../lib/csv";
 import { formatSeconds, seconds } from "../lib/report";
 import type { Execution } from "../lib/types";
@@ -22,7 +22,7 @@ function compareBy(field: SortField, a: Execution, b: Execution): number {
   if (field === "duration") return (seconds(a.startedAt, a.endedAt) ?? Infinity) - (seconds(b.startedAt, b.endedAt) ?? Infinity) || 0;
   return (a[field] ?? "").localeCompare(b[field] ?? "");
 }
-const COLUMNS = ["id", "planId", "planName", "mode", "status", "startedAt", "endedAt", "startedBy", "stoppedBy"];
+const COLUMNS = ["id", "planId", "planName", "mode", "status", "warnings", "startedAt", "endedAt", "startedBy", "stoppedBy"];
 
 export function HistoryPage() {
   const navigate = useNavigate();
@@ -73,7 +73,7 @@ export function HistoryPage() {
           { id: "id", header: "Execution", cell: (e) => <Link href={`/executions/${e.id}`} onFollow={(ev) => { ev.preventDefault(); navigate(`/executions/${e.id}`); }}>{e.id}</Link> },
           { id: "plan", header: "Plan", cell: (e) => e.planName, sortingField: "planName" },
           { id: "mode", header: "Mode", cell: (e) => e.mode },
-          { id: "status", header: "Status", cell: (e) => <Status value={e.status} />, sortingField: "status" },
+          { id: "status", header: "Status", cell: (e) => <RunStatus run={e} />, sortingField: "status" },
           { id: "startedAt", header: "Started", cell: (e) => time(e.startedAt), sortingField: "startedAt" },
           { id: "startedBy", header: "Started by", cell: (e) => e.startedBy ?? "—", sortingField: "startedBy" },
           { id: "duration", header: "Duration", cell: (e) => formatSeconds(seconds(e.startedAt, e.endedAt)), sortingField: "duration" },
