@@ -3,7 +3,8 @@
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType,
+    AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType, TimeUnitsType,
+    TokenValidityUnitsType,
 };
 use std::collections::HashMap;
 
@@ -90,12 +91,26 @@ pub async fn create_pool(client: &Client, region: &str) -> Result<Pool, PoolErro
         .user_pool
         .ok_or_else(|| fail("create pool")("no pool"))?;
     let id = pool.id.ok_or_else(|| fail("create pool")("no pool id"))?;
+    // Token lifetimes as the deployed app client's (templates/frontend.yaml). moto keeps
+    // them but issues every access and ID token for an hour regardless, and never expires
+    // refresh tokens; local mode's `--test-token-lifetime` shortens access tokens.
     let app = client
         .create_user_pool_client()
         .user_pool_id(&id)
         .client_name("spa")
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .access_token_validity(60)
+        .id_token_validity(60)
+        .refresh_token_validity(12)
+        .token_validity_units(
+            TokenValidityUnitsType::builder()
+                .access_token(TimeUnitsType::Minutes)
+                .id_token(TimeUnitsType::Minutes)
+                .refresh_token(TimeUnitsType::Hours)
+                .build(),
+        )
+        .enable_token_revocation(true)
         .send()
         .await
         .map_err(fail("create app client"))?

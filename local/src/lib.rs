@@ -59,6 +59,8 @@ pub enum LocalError {
     Subscribe(String),
     #[error("making the outbox's secret: {0}")]
     Secret(std::io::Error),
+    #[error("--test-token-lifetime: {0}")]
+    TokenLifetime(String),
 }
 
 /// The emulated AWS account: endpoint, SDK configuration, the provisioned topic.
@@ -190,8 +192,25 @@ pub async fn serve_with(
     options: ServeOptions<'_>,
     readiness: Arc<ready::Readiness>,
 ) -> Result<Served, LocalError> {
+    serve_with_reissue(aws, options, readiness, None).await
+}
+
+/// As [`serve_with`]; with `reissue` (tests only), the local sign-in hands out access
+/// tokens with that shorter lifetime (checked once here).
+pub async fn serve_with_reissue(
+    aws: &AwsRef<'_>,
+    options: ServeOptions<'_>,
+    readiness: Arc<ready::Readiness>,
+    reissue: Option<signin::Reissue>,
+) -> Result<Served, LocalError> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(aws.config);
     let pool = cognito::create_pool(&cognito, REGION).await?;
+    if let Some(reissue) = &reissue {
+        reissue
+            .apply(pool.token("Viewer"))
+            .await
+            .map_err(LocalError::TokenLifetime)?;
+    }
     let port = options
         .listener
         .local_addr()
@@ -233,6 +252,13 @@ pub async fn serve_with(
         // Sign-in talks to the emulator's Cognito (USER_PASSWORD_AUTH) in local mode.
         "cognitoEndpoint": aws.endpoint,
     });
+    // Sign-in and its renewal share one count of failures.
+    let sign_in = Arc::new(signin::SignIn {
+        cognito: cognito.clone(),
+        client_id: pool.client_id.clone(),
+        throttle: signin::Throttle::default(),
+        reissue,
+    });
     // One origin: the API's routes, the outbox, and the SPA for every other path
     // (unknown /api paths still get the API's JSON 404).
     let app = api::app::routes(state)
@@ -245,12 +271,9 @@ pub async fn serve_with(
         )
         .route(
             "/_local/sign-in",
-            post(signin::sign_in).with_state(Arc::new(signin::SignIn {
-                cognito: cognito.clone(),
-                client_id: pool.client_id.clone(),
-                throttle: signin::Throttle::default(),
-            })),
+            post(signin::sign_in).with_state(sign_in.clone()),
         )
+        .route("/_local/refresh", post(signin::refresh).with_state(sign_in))
         .merge(site::router(options.site, spa_config))
         .layer(axum::middleware::from_fn_with_state(
             readiness.clone(),
@@ -390,6 +413,9 @@ pub struct Options {
     pub faults: drs_sim::faults::Faults,
     /// The process a second start names as the running one (the one to stop).
     pub pid: u32,
+    /// Tests only: the local sign-in's access tokens expire after this long instead of
+    /// the emulator's hour (see [`signin::Reissue`]).
+    pub test_token_lifetime: Option<Duration>,
 }
 
 /// The running local stack.
@@ -446,7 +472,11 @@ impl Stack {
             None => 0,
         };
         let readiness = ready::Readiness::starting();
-        let served = serve_with(
+        let reissue = options.test_token_lifetime.map(|lifetime| signin::Reissue {
+            lifetime,
+            python: options.root.join(".venv/bin/python"),
+        });
+        let served = serve_with_reissue(
             &aws.as_ref(),
             ServeOptions {
                 listener,
@@ -455,6 +485,7 @@ impl Stack {
                 links_to_self: true,
             },
             readiness.clone(),
+            reissue,
         )
         .await?;
         let (seeded, redeploy) = if restored == 0 {

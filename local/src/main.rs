@@ -49,6 +49,10 @@ struct Args {
     /// The repository root (examples, the Python venv, the built SPA).
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Tests only: the sign-in's access tokens expire after SECONDS (5 to 86400) instead of
+    /// the emulator's hour, to check sessions that outlast their tokens.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    test_token_lifetime: Option<u64>,
 }
 
 /// SIGINT and SIGTERM, as one stream. (SIGHUP keeps its default, or `nohup`'s ignore:
@@ -215,6 +219,7 @@ async fn run_stack(args: Args, parent: u32) -> ExitCode {
         synthetic: args.synthetic,
         faults,
         pid: parent,
+        test_token_lifetime: args.test_token_lifetime.map(std::time::Duration::from_secs),
     });
     let stack = tokio::select! {
         stack = starting => stack,
@@ -258,6 +263,11 @@ async fn run_stack(args: Args, parent: u32) -> ExitCode {
         println!(
             "                 {:<11} {role}",
             local::cognito::user_for(role)
+        );
+    }
+    if let Some(seconds) = args.test_token_lifetime {
+        println!(
+            "  sign-in        access tokens expire after {seconds} s (--test-token-lifetime; tests only)"
         );
     }
     let ready = started.elapsed().as_secs_f64();

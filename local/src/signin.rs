@@ -1,6 +1,8 @@
 //! Local sign-in for the SPA: user name and password to the emulator's Cognito
 //! (USER_PASSWORD_AUTH), through the site's origin, since the emulator has no managed
-//! login pages. In AWS the SPA uses managed login (code flow with PKCE) instead.
+//! login pages; and its renewal, the refresh token to the same Cognito
+//! (REFRESH_TOKEN_AUTH), so a session outlasts its access token. In AWS the SPA uses
+//! managed login (code flow with PKCE) and its token endpoint instead.
 //!
 //! Repeated failures are throttled, per user name and per client address: after
 //! [`Limits::per_user`] failures for one user name (or [`Limits::per_address`] from one
@@ -8,7 +10,14 @@
 //! a second, then twice as long after each further failure, up to five minutes. The
 //! password is not even checked while throttled, so the answer tells nothing about it.
 //! A success clears the user name's failures, never the address's; failures are
-//! forgotten after fifteen quiet minutes.
+//! forgotten after fifteen quiet minutes. A refused refresh token counts as a failure of
+//! its address (a refresh token names no user), in the same count as sign-ins.
+//!
+//! moto issues every access token for an hour, whatever the app client's
+//! `AccessTokenValidity` says. To check sessions older than a token without waiting an
+//! hour, [`Reissue`] (local mode's `--test-token-lifetime`, for tests only) hands out
+//! the emulator's tokens with a shorter `exp`, signed again with the key the emulator's
+//! pool signs with: the API checks them as any other, and refuses them once expired.
 
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
@@ -20,13 +29,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct SignIn {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub client_id: String,
+    /// Shared by sign-ins and refreshes.
     pub throttle: Throttle,
+    /// Tests only: access tokens with a shorter lifetime than the emulator's hour.
+    pub reissue: Option<Reissue>,
 }
 
 #[derive(Deserialize)]
@@ -35,8 +48,78 @@ pub struct Credentials {
     password: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Renewal {
+    refresh_token: String,
+}
+
 /// Cognito's own limit on user names.
 const MAX_USER_NAME: usize = 128;
+/// Cognito's refresh tokens are about 1,800 characters; anything far longer is not one.
+const MAX_REFRESH_TOKEN: usize = 8_192;
+
+/// Tests only: access tokens that expire `lifetime` after they were issued, instead of the
+/// emulator's hour (moto ignores the app client's `AccessTokenValidity`). The token the
+/// emulator issued is checked against the emulator's own key, its `exp` moved, and it is
+/// signed again with that key (moto ships it: every moto pool signs with it, key id
+/// `dummy`), by the venv's Python, which has the JOSE library moto uses.
+#[derive(Debug, Clone)]
+pub struct Reissue {
+    pub lifetime: Duration,
+    /// The venv's `python` (it has moto and joserfc).
+    pub python: PathBuf,
+}
+
+const REISSUE: &str = r#"
+import gzip, importlib.util, json, os, sys
+from joserfc import jwk, jwt
+moto = importlib.util.find_spec("moto").submodule_search_locations[0]
+with gzip.open(os.path.join(moto, "cognitoidp", "resources", "jwks-private.json.gz")) as f:
+    key = jwk.RSAKey.import_key(json.load(f))
+issued = jwt.decode(sys.stdin.read().strip(), key)
+claims = dict(issued.claims)
+claims["exp"] = int(claims["iat"]) + int(sys.argv[1])
+print(jwt.encode(issued.header, claims, key))
+"#;
+
+impl Reissue {
+    /// The emulator's access token with `exp` = `iat` + the lifetime.
+    pub async fn apply(&self, token: &str) -> Result<String, String> {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(&self.python)
+            .arg("-c")
+            .arg(REISSUE)
+            .arg(self.lifetime.as_secs().to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.python.display()))?;
+        // On stdin: a token is never in a process list.
+        let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        stdin
+            .write_all(token.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .map_err(|_| "re-signing took over 20 s".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() || text.split('.').count() != 3 {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(format!(
+                "re-signing failed ({}): {}",
+                out.status,
+                err.lines().last().unwrap_or_default()
+            ));
+        }
+        Ok(text)
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -150,6 +233,11 @@ impl Throttle {
         user.max(address)
     }
 
+    /// How long this address must still wait, if it must (a refresh names no user).
+    pub fn wait_address(&self, address: IpAddr) -> Option<Duration> {
+        remaining(self.counts().addresses.get(&address), Instant::now())
+    }
+
     pub fn failed(&self, user: &str, address: IpAddr) {
         let now = Instant::now();
         let limits = self.limits;
@@ -170,6 +258,19 @@ impl Throttle {
         );
     }
 
+    /// A failure that names no user (a refused refresh token): counted for the address.
+    pub fn failed_address(&self, address: IpAddr) {
+        let now = Instant::now();
+        let limits = self.limits;
+        fail(
+            &mut self.counts().addresses,
+            address,
+            limits.per_address,
+            &limits,
+            now,
+        );
+    }
+
     pub fn succeeded(&self, user: &str) {
         self.counts().users.remove(&user.to_lowercase());
     }
@@ -177,6 +278,54 @@ impl Throttle {
 
 fn answer(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({"error": code, "message": message}))).into_response()
+}
+
+fn too_many(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        &format!("too many failed sign-ins; try again in {seconds} s"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn unavailable() -> Response {
+    answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "the user pool did not answer; try again shortly",
+    )
+}
+
+/// Cognito's tokens as the SPA takes them (the access token re-issued when asked).
+async fn tokens(
+    state: &SignIn,
+    tokens: aws_sdk_cognitoidentityprovider::types::AuthenticationResultType,
+) -> Response {
+    let (access, expires_in) = match (&state.reissue, tokens.access_token) {
+        (_, None) => return unavailable(),
+        (None, Some(token)) => (token, i64::from(tokens.expires_in)),
+        (Some(reissue), Some(token)) => match reissue.apply(&token).await {
+            Ok(token) => (
+                token,
+                i64::try_from(reissue.lifetime.as_secs()).unwrap_or(i64::MAX),
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "local sign-in: shortening the access token failed");
+                return unavailable();
+            }
+        },
+    };
+    let body: Value = json!({
+        "AccessToken": access,
+        "RefreshToken": tokens.refresh_token,
+        "ExpiresIn": expires_in,
+    });
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// `POST /_local/sign-in` `{"username", "password"}` → Cognito's tokens.
@@ -201,16 +350,7 @@ pub async fn sign_in(
     }
     let address = peer.ip();
     if let Some(wait) = state.throttle.wait(&credentials.username, address) {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut response = answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            &format!("too many failed sign-ins; try again in {seconds} s"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
+        return too_many(wait);
     }
     let result = state
         .cognito
@@ -232,12 +372,7 @@ pub async fn sign_in(
                 );
             };
             state.throttle.succeeded(&credentials.username);
-            let body: Value = json!({
-                "AccessToken": tokens.access_token,
-                "RefreshToken": tokens.refresh_token,
-                "ExpiresIn": tokens.expires_in,
-            });
-            (StatusCode::OK, Json(body)).into_response()
+            self::tokens(&state, tokens).await
         }
         Err(e) => match e.into_service_error() {
             InitiateAuthError::NotAuthorizedException(_)
@@ -253,11 +388,67 @@ pub async fn sign_in(
             }
             other => {
                 tracing::warn!(error = ?other, "local sign-in: the emulator's Cognito failed");
+                unavailable()
+            }
+        },
+    }
+}
+
+/// `POST /_local/refresh` `{"refreshToken"}` → a new access token (REFRESH_TOKEN_AUTH);
+/// the refresh token stays the same (answered again only if Cognito sends a new one).
+/// A refresh token Cognito refuses (revoked, expired, from another pool) is a 401 and a
+/// failure of the address; while the address is throttled nothing is asked of Cognito.
+pub async fn refresh(
+    State(state): State<Arc<SignIn>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<Renewal>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(renewal)) = body else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "send {\"refreshToken\": …}",
+        );
+    };
+    if renewal.refresh_token.is_empty() || renewal.refresh_token.len() > MAX_REFRESH_TOKEN {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the refresh token must have 1 to 8,192 characters",
+        );
+    }
+    let address = peer.ip();
+    if let Some(wait) = state.throttle.wait_address(address) {
+        return too_many(wait);
+    }
+    let result = state
+        .cognito
+        .initiate_auth()
+        .client_id(&state.client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", &renewal.refresh_token)
+        .send()
+        .await;
+    match result {
+        Ok(out) => match out.authentication_result {
+            Some(tokens) => self::tokens(&state, tokens).await,
+            None => unavailable(),
+        },
+        Err(e) => match e.into_service_error() {
+            InitiateAuthError::NotAuthorizedException(_)
+            | InitiateAuthError::UserNotFoundException(_)
+            | InitiateAuthError::PasswordResetRequiredException(_)
+            | InitiateAuthError::UserNotConfirmedException(_) => {
+                state.throttle.failed_address(address);
                 answer(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Unavailable",
-                    "the user pool did not answer; try again shortly",
+                    StatusCode::UNAUTHORIZED,
+                    "SessionEnded",
+                    "the session has ended (its refresh token is no longer accepted); sign in again",
                 )
+            }
+            other => {
+                tracing::warn!(error = ?other, "local refresh: the emulator's Cognito failed");
+                unavailable()
             }
         },
     }
@@ -275,6 +466,23 @@ mod tests {
 
     async fn fake_cognito(body: String) -> Response {
         let request: Value = serde_json::from_str(&body).unwrap_or_default();
+        if request["AuthFlow"] == "REFRESH_TOKEN_AUTH" {
+            return if request["AuthParameters"]["REFRESH_TOKEN"] == "refresh" {
+                (
+                    StatusCode::OK,
+                    Json(json!({"AuthenticationResult": {
+                        "AccessToken": "renewed", "ExpiresIn": 3600, "TokenType": "Bearer"}})),
+                )
+                    .into_response()
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    [("content-type", "application/x-amz-json-1.1")],
+                    r#"{"__type":"NotAuthorizedException","message":"Refresh Token has been revoked"}"#,
+                )
+                    .into_response()
+            };
+        }
         if request["AuthParameters"]["PASSWORD"] == RIGHT {
             (
                 StatusCode::OK,
@@ -324,13 +532,28 @@ mod tests {
             cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(config),
             client_id: "client".into(),
             throttle: Throttle::new(limits),
+            reissue: None,
         });
         listen(
             Router::new()
                 .route("/_local/sign-in", post(sign_in))
+                .route("/_local/refresh", post(refresh))
                 .with_state(state),
         )
         .await
+    }
+
+    async fn try_refresh(url: &str, token: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/_local/refresh"))
+            .header("content-type", "application/json")
+            .body(json!({"refreshToken": token}).to_string())
+            .send()
+            .await
+            .expect("refresh answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or_default())
     }
 
     async fn try_sign_in(url: &str, user: &str, password: &str) -> (u16, Option<String>) {
@@ -410,6 +633,130 @@ mod tests {
             assert_eq!(try_sign_in(&url, &long, "wrong").await.0, 400);
         }
         assert_eq!(try_sign_in(&url, "bob", RIGHT).await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_renews_the_access_token_and_keeps_the_refresh_token() {
+        let url = start(Limits::default()).await;
+        let (status, body) = try_refresh(&url, "refresh").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["AccessToken"], "renewed");
+        assert_eq!(body["ExpiresIn"], 3600);
+        // Cognito sent no new refresh token: the SPA keeps its own.
+        assert_eq!(body["RefreshToken"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn refused_refresh_tokens_count_with_failed_sign_ins_of_the_address() {
+        let url = start(Limits {
+            per_address: 4,
+            ..Limits::default()
+        })
+        .await;
+        let (status, body) = try_refresh(&url, "revoked").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("SessionEnded"))
+        );
+        assert_eq!(try_sign_in(&url, "dave", "wrong").await.0, 401);
+        assert_eq!(try_refresh(&url, "guessed-1").await.0, 401);
+        assert_eq!(try_refresh(&url, "guessed-2").await.0, 401); // the 4th failure
+        // Now the address waits, for refreshes and sign-ins alike, right or wrong.
+        assert_eq!(try_refresh(&url, "refresh").await.0, 429);
+        assert_eq!(try_sign_in(&url, "erin", RIGHT).await.0, 429);
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert_eq!(try_refresh(&url, "refresh").await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn malformed_refreshes_are_refused_without_counting() {
+        let url = start(Limits {
+            per_address: 2,
+            ..Limits::default()
+        })
+        .await;
+        for token in ["", &"x".repeat(MAX_REFRESH_TOKEN + 1)] {
+            for _ in 0..3 {
+                assert_eq!(try_refresh(&url, token).await.0, 400);
+            }
+        }
+        let response = reqwest::Client::new()
+            .post(format!("{url}/_local/refresh"))
+            .header("content-type", "application/json")
+            .body(r#"{"token": "refresh"}"#)
+            .send()
+            .await
+            .expect("refresh answers");
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(try_refresh(&url, "refresh").await.0, 200);
+    }
+
+    /// The JSON of a JWT's payload.
+    fn payload(token: &str) -> Value {
+        let part = token.split('.').nth(1).unwrap_or_default();
+        let mut bits = 0u32;
+        let mut count = 0;
+        let mut bytes = Vec::new();
+        for c in part.bytes() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'-' => 62,
+                b'_' => 63,
+                _ => continue,
+            };
+            bits = (bits << 6) | u32::from(v);
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                bytes.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    }
+
+    /// With the venv (tests/run.sh makes it): a token signed with the emulator's key gets
+    /// its new lifetime, signed again; a token signed otherwise is refused.
+    #[tokio::test]
+    async fn reissue_shortens_the_emulators_tokens_only() {
+        let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+        if !python.exists() {
+            eprintln!("skipped: no {}", python.display());
+            return;
+        }
+        let minted = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(concat!(
+                "import gzip, importlib.util, json, os, time\n",
+                "from joserfc import jwk, jwt\n",
+                "m = importlib.util.find_spec('moto').submodule_search_locations[0]\n",
+                "key = jwk.RSAKey.import_key(json.load(gzip.open(os.path.join(m, 'cognitoidp', 'resources', 'jwks-private.json.gz'))))\n",
+                "now = int(time.time())\n",
+                "print(jwt.encode({'alg': 'RS256', 'kid': 'dummy'}, {'sub': 's', 'username': 'u', 'token_use': 'access', 'iat': now, 'exp': now + 3600}, key))\n",
+            ))
+            .output()
+            .expect("python runs");
+        let token = String::from_utf8_lossy(&minted.stdout).trim().to_owned();
+        let reissue = Reissue {
+            lifetime: Duration::from_secs(20),
+            python,
+        };
+        let short = reissue.apply(&token).await.expect("re-signed");
+        let (before, after) = (payload(&token), payload(&short));
+        assert_eq!(
+            after["exp"].as_i64(),
+            before["iat"].as_i64().map(|t| t + 20)
+        );
+        assert_eq!(
+            (&after["sub"], &after["username"]),
+            (&before["sub"], &before["username"])
+        );
+        let mut forged = short.clone();
+        forged.truncate(short.len() - 4);
+        forged.push_str("AAAA");
+        assert!(reissue.apply(&forged).await.is_err());
     }
 
     #[test]
