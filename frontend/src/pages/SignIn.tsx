@@ -8,7 +8,7 @@ import Header from "@cloudscape-design/components/header";
 import Input from "@cloudscape-design/components/input";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import { useState } from "react";
-import { signInWithPassword, startManagedLogin } from "../auth";
+import { signInMessage, signInWithPassword, startManagedLogin } from "../auth";
 import type { AppConfig } from "../config";
 
 export function SignInPage({ config, error }: { config: AppConfig; error?: string }) {
@@ -16,7 +16,14 @@ export function SignInPage({ config, error }: { config: AppConfig; error?: strin
   const [password, setPassword] = useState("");
   const [problem, setProblem] = useState<string | null>(error ?? null);
   const [busy, setBusy] = useState(false);
+  // Why the last session ended (a renewal refused), until the next sign-in.
+  const [ended] = useState(signInMessage);
   const returnTo = window.location.pathname + window.location.search;
+  const notice = ended && (
+    <Alert type="warning" header="Signed out">
+      {ended}
+    </Alert>
+  );
   return (
     <main style={{ maxWidth: 440, margin: "10vh auto", padding: 16 }}>
       <Container header={<Header variant="h1">DRS Orchestrator</Header>}>
@@ -39,6 +46,7 @@ export function SignInPage({ config, error }: { config: AppConfig; error?: strin
               }
             >
               <SpaceBetween size="m">
+                {notice}
                 {problem && <Alert type="error">{problem}</Alert>}
                 <FormField label="User name">
                   <Input value={username} onChange={(e) => setUsername(e.detail.value)} autoComplete="username" name="username" />
@@ -52,6 +60,7 @@ export function SignInPage({ config, error }: { config: AppConfig; error?: strin
           </form>
         ) : (
           <SpaceBetween size="m">
+            {notice}
             {problem && <Alert type="error">{problem}</Alert>}
             <Button variant="primary" onClick={() => void startManagedLogin(config, returnTo)}>
               Sign in
