@@ -129,6 +129,16 @@ async fn a_drill_runs_through_approval_by_the_api() {
     let path = format!("/api/approvals/{approval_id}");
     let (status, seen) = api.get("Viewer", &path).await;
     assert_eq!((status, seen["status"].clone()), (200, json!("PENDING")));
+    // It says what deciding releases: the web wave, its group and the run's servers in it.
+    assert_eq!(seen["releases"]["what"], "wave 3 · Web", "{seen}");
+    assert_eq!(seen["releases"]["groups"][0]["group"], "shop-web", "{seen}");
+    assert_eq!(
+        seen["releases"]["groups"][0]["servers"]
+            .as_array()
+            .map(Vec::len),
+        Some(4),
+        "{seen}"
+    );
 
     let approve = json!({"decision": "APPROVE", "comment": "web tier may open"});
     let (status, _) = api

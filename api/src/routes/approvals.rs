@@ -129,17 +129,79 @@ async fn waiting_runs(
     Ok(waiting)
 }
 
+/// An approval, with what deciding it releases (the wave behind the gate, its groups and
+/// the run's servers in them), so an approver sees what a click lets go.
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state
+    let approval = state
         .records
         .approval(&id)
         .await
         .map_err(store)?
-        .map(|a| Json(view(&a)))
-        .ok_or_else(|| ApiError::not_found(format!("approval `{id}` does not exist")))
+        .ok_or_else(|| ApiError::not_found(format!("approval `{id}` does not exist")))?;
+    let mut out = view(&approval);
+    match releases(&state, &approval).await {
+        Ok(releases) => out["releases"] = releases,
+        // Best effort: the approval still shows, and can still be decided.
+        Err(e) => tracing::warn!(approval = %id, error = %e, "what the gate releases is unknown"),
+    }
+    Ok(Json(out))
+}
+
+/// The wave a gate lets start: `w3.before…` releases wave 3, `w2.after…` wave 3 (or the
+/// end of the run), `drill-end` the drill's clean-up. Read from the plan version the run
+/// ran, limited to the servers the run's start resolved.
+async fn releases(state: &AppState, approval: &crate::store::Item) -> Result<Value, ApiError> {
+    let key = text(approval, "stepKey");
+    if key == "drill-end" {
+        return Ok(json!({"what": "the end of the drill: its instances are terminated"}));
+    }
+    let (wave, after) = key
+        .strip_prefix('w')
+        .and_then(|rest| rest.split_once('.'))
+        .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest.starts_with("after"))))
+        .ok_or_else(|| ApiError::internal(format!("step key `{key}` names no wave")))?;
+    let run = state
+        .records
+        .execution_record(&text(approval, "executionName"))
+        .await?
+        .unwrap_or_default();
+    let plan_id = text(approval, "planId");
+    let plan = match crate::store::number(&run, "planVersion") {
+        0 => state.plans.get(&plan_id).await?,
+        v => state.plans.version(&plan_id, v).await?,
+    }
+    .ok_or_else(|| ApiError::not_found(format!("recovery plan `{plan_id}` is gone")))?;
+    let built = crate::plans::build(state, &plan.plan).await?;
+    let index = if after { wave } else { wave.saturating_sub(1) };
+    let Some(released) = built.resolved.waves.get(index) else {
+        return Ok(json!({"what": "the end of the run"}));
+    };
+    let ran: Vec<String> = run
+        .get("servers")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        .unwrap_or_default();
+    let groups: Vec<Value> = released
+        .units
+        .iter()
+        .filter_map(|u| built.resolved.units.iter().find(|unit| unit.id == *u))
+        .map(|unit| {
+            let servers: Vec<&String> = unit
+                .servers
+                .iter()
+                .filter(|s| ran.is_empty() || ran.contains(s))
+                .collect();
+            json!({"group": unit.group, "name": unit.label, "servers": servers})
+        })
+        .collect();
+    Ok(json!({
+        "what": format!("wave {} · {}", index + 1, released.name),
+        "wave": released.name,
+        "groups": groups,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

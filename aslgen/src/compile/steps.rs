@@ -205,7 +205,7 @@ pub fn emit_approval(
         .map(|m| format!("{} ", intrinsic_literal(m)))
         .unwrap_or_default();
     let message = format!(
-        "States.Format('Recovery plan {plan_name} ({{}}) is waiting for approval: {}. {body}Execution {{}}. Approve or reject at {url}/approvals/{{}} (sign-in required; the link alone decides nothing).', $.input.mode, $$.Execution.Name, $.approval.id)",
+        "States.Format('Recovery plan {plan_name} ({{}}) is waiting for approval: {}. {body}Execution {{}}. Approve: {url}/approvals/{{}}?decision=approve Reject: {url}/approvals/{{}}?decision=reject (sign in, then confirm; the link alone decides nothing).', $.input.mode, $$.Execution.Name, $.approval.id, $.approval.id)",
         intrinsic_literal(title)
     );
     states.insert(

@@ -174,6 +174,8 @@ export interface Approval {
   decidedAt?: string;
   decisionComment?: string;
   votes?: { by: string; comment?: string; at?: string }[];
+  /** What deciding releases: the wave behind the gate, its groups and servers. */
+  releases?: { what: string; wave?: string; groups?: { group: string; name: string; servers: string[] }[] };
 }
 
 export interface OutboxMessage {

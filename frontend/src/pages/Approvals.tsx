@@ -12,7 +12,7 @@ import Table from "@cloudscape-design/components/table";
 import Textarea from "@cloudscape-design/components/textarea";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { useNavigate, useParams } from "react-router-dom";
+import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { useApp } from "../App";
 import { get, post } from "../api";
 import { ErrorAlert, Status, time } from "../components/common";
@@ -69,6 +69,10 @@ export function ApprovalsPage() {
 /** Where approval emails land: opening it decides nothing; deciding is a signed-in POST. */
 export function ApprovalPage() {
   const { id = "" } = useParams();
+  const [search, setSearch] = useSearchParams();
+  // The email's Approve and Reject links open this page with the decision chosen; one
+  // confirming click (after sign-in) decides. Opening it decides nothing.
+  const chosen = search.get("decision") === "approve" ? "APPROVE" : search.get("decision") === "reject" ? "REJECT" : null;
   const { can } = useApp();
   const navigate = useNavigate();
   const client = useQueryClient();
@@ -96,17 +100,41 @@ export function ApprovalPage() {
             { label: "Status", value: <span data-testid="approval-status"><Status value={a.status} /></span> },
             { label: "Plan", value: a.planId },
             { label: "Execution", value: <Link href={`/executions/${a.executionName}`} onFollow={(e) => { e.preventDefault(); navigate(`/executions/${a.executionName}`); }}>{a.executionName}</Link> },
+            { label: "Mode", value: a.mode },
             { label: "Expires", value: time(a.expiresAt) },
           ]} />
+          {a.releases && (
+            <Box data-testid="approval-releases">
+              <strong>Deciding releases {a.releases.what}</strong>
+              {a.releases.groups && (
+                <ul>
+                  {a.releases.groups.map((g) => (
+                    <li key={g.group + g.name}>{g.name}: {g.servers.length} server{g.servers.length === 1 ? "" : "s"} ({g.servers.join(", ")})</li>
+                  ))}
+                </ul>
+              )}
+            </Box>
+          )}
           {open && can.approve && (
             <>
               <FormField label="Comment" description="Recorded with your decision">
                 <Textarea value={comment} onChange={(e) => setComment(e.detail.value)} ariaLabel="Comment" />
               </FormField>
-              <SpaceBetween direction="horizontal" size="xs">
-                <Button variant="primary" loading={decide.isPending} onClick={() => decide.mutate("APPROVE")}>Approve</Button>
-                <Button loading={decide.isPending} onClick={() => decide.mutate("REJECT")}>Reject</Button>
-              </SpaceBetween>
+              {chosen ? (
+                <SpaceBetween direction="horizontal" size="xs">
+                  <Button variant="primary" loading={decide.isPending} onClick={() => decide.mutate(chosen)}>
+                    {chosen === "APPROVE" ? "Confirm approval" : "Confirm rejection"}
+                  </Button>
+                  <Button variant="link" onClick={() => setSearch({ decision: chosen === "APPROVE" ? "reject" : "approve" })}>
+                    {chosen === "APPROVE" ? "Reject instead" : "Approve instead"}
+                  </Button>
+                </SpaceBetween>
+              ) : (
+                <SpaceBetween direction="horizontal" size="xs">
+                  <Button variant="primary" loading={decide.isPending} onClick={() => decide.mutate("APPROVE")}>Approve</Button>
+                  <Button loading={decide.isPending} onClick={() => decide.mutate("REJECT")}>Reject</Button>
+                </SpaceBetween>
+              )}
             </>
           )}
           {open && !can.approve && <Box color="text-status-warning">Only approvers may decide.</Box>}

@@ -594,7 +594,13 @@ async fn run(url: &str, aws: &str, mode: &Mode) -> Result<(), String> {
             });
         let pending = match &found {
             Some(link) => {
-                let approval_id = link.rsplit('/').next().unwrap_or_default();
+                let approval_id = link
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .split('?')
+                    .next()
+                    .unwrap_or_default();
                 check
                     .get(&approver, &format!("/api/approvals/{approval_id}"))
                     .await
@@ -620,7 +626,14 @@ async fn run(url: &str, aws: &str, mode: &Mode) -> Result<(), String> {
             check.url
         ));
     }
-    let approval_id = link.rsplit('/').next().unwrap_or_default().to_owned();
+    let approval_id = link
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     step(&format!("approval email in the outbox links to {link}"));
     let (status, decided) = check
         .call(
