@@ -455,6 +455,23 @@ impl Api {
     }
 }
 
+/// The shop plan saved through the API (its groups first), with the API serving it.
+pub async fn three_tier_api() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
+    let (env, listeners) = three_tier_env().await;
+    let api = env.start_api().await;
+    let plan = api.example_groups("three-tier").await;
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            reqwest::Method::POST,
+            "/api/plans",
+            Some(serde_json::json!({"plan": plan})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    (env, api, listeners)
+}
+
 /// The environment for the shop plan: its health checks reach stand-in listeners.
 pub async fn three_tier_env() -> (Env, Vec<tokio::task::JoinHandle<()>>) {
     let (probe_ports, listeners) = local::provision::shop_applications().await.expect("bind");

@@ -92,18 +92,7 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_api_holds_under_attack_and_races() {
-    let (env, _listeners) = system_tests::three_tier_env().await;
-    let api = env.start_api().await;
-    let plan = api.example_groups("three-tier").await;
-    let (status, body) = api
-        .call(
-            Some("PlanAuthor"),
-            Method::POST,
-            "/api/plans",
-            Some(json!({"plan": plan})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let (env, api, _listeners) = system_tests::three_tier_api().await;
     let tally = Tally::default();
 
     method_matrix(&api, &tally).await;

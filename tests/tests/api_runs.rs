@@ -4,23 +4,9 @@ use aws_sdk_dynamodb::types::AttributeValue::{S, Ss};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use system_tests::{Api, Env};
+use system_tests::Api;
 
-async fn three_tier_env() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
-    let (env, listeners) = system_tests::three_tier_env().await;
-    let api = env.start_api().await;
-    let plan = api.example_groups("three-tier").await;
-    let (status, body) = api
-        .call(
-            Some("PlanAuthor"),
-            Method::POST,
-            "/api/plans",
-            Some(json!({"plan": plan})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    (env, api, listeners)
-}
+use system_tests::three_tier_api as three_tier_env;
 
 async fn wait_for(api: &Api, role: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let started = Instant::now();

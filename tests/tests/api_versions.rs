@@ -95,18 +95,7 @@ async fn drill(api: &Api, plan: &str) -> (Value, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_launches_the_servers_its_preflight_showed_from_a_version_of_its_own() {
-    let (env, _listeners) = system_tests::three_tier_env().await;
-    let api = env.start_api().await;
-    let plan = api.example_groups("three-tier").await;
-    let (status, body) = api
-        .call(
-            Some("PlanAuthor"),
-            Method::POST,
-            "/api/plans",
-            Some(json!({"plan": plan})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let (env, api, _listeners) = system_tests::three_tier_api().await;
 
     // After the save, the web group loses one server and gains another.
     let (_, web) = api.get("Viewer", "/api/protection-groups/shop-web").await;
