@@ -192,16 +192,16 @@ try {
   await signIn(page, "approver");
   await page.goto(`${base}/outbox`);
   const executionId = executionUrl.split("/").pop();
-  const link = page.getByRole("link", { name: `Open the approval for ${executionId}` });
+  const link = page.getByRole("link", { name: `Approve ${executionId}` });
   await link.waitFor({ timeout: 120_000 });
   await audit(page, "outbox");
   await link.click();
   await page.getByTestId("approval-status").filter({ hasText: "pending" }).waitFor();
   await audit(page, "approval");
   await page.getByLabel("Comment").fill("E2E: go ahead");
-  await page.getByRole("button", { name: "Approve", exact: true }).click();
+  await page.getByRole("button", { name: "Confirm approval", exact: true }).click();
   await page.getByTestId("approval-status").filter({ hasText: "approved" }).waitFor();
-  check(true, "the approver approved from the outbox link");
+  check(true, "the approver approved from the outbox's Approve link (one confirming click)");
 
   // Everyone watches it finish; then the report.
   await page.goto(executionUrl);

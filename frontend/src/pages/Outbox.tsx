@@ -22,13 +22,18 @@ export function OutboxPage() {
           <SpaceBetween size="xs">
             <Box>{m.message}</Box>
             {m.links.map((l) => {
-              const path = new URL(l).pathname;
+              const url = new URL(l);
+              // The approval email's Approve and Reject links keep their ?decision=.
+              const path = url.pathname + url.search;
               const execution = /Execution (\S+?)[.,]?\s/.exec(m.message)?.[1];
-              const approval = path.startsWith("/approvals/");
+              const approval = url.pathname.startsWith("/approvals/");
+              const decision = url.searchParams.get("decision");
+              const text = decision === "approve" ? "Approve…" : decision === "reject" ? "Reject…" : "Open the approval";
+              const label = decision === "approve" ? `Approve ${execution}` : decision === "reject" ? `Reject ${execution}` : `Open the approval for ${execution}`;
               return (
-                <Link key={l} href={path} ariaLabel={approval && execution ? `Open the approval for ${execution}` : undefined}
+                <Link key={l} href={path} ariaLabel={approval && execution ? label : undefined}
                   onFollow={(e) => { e.preventDefault(); navigate(path); }}>
-                  {approval ? "Open the approval" : path}
+                  {approval ? text : path}
                 </Link>
               );
             })}
