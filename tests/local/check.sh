@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Local mode, end to end (run by tests/run.sh): start `./deploy.sh local` from scratch,
-# check its doors (outbox secret, sign-in throttling) and run the scripted drill (sign
-# in, start, approve through the outbox link, succeed, drill instances gone), check that
+# Local mode, end to end (run by tests/run.sh): start `./deploy.sh local` from scratch
+# with 15-second access tokens (--test-token-lifetime: moto's are always an hour), check
+# its doors (outbox secret, sign-in throttling, refresh) and run the scripted drill (sign
+# in, start, approve through the outbox link, succeed, drill instances gone), run the web
+# UI's end-to-end test and its sessions test (a dashboard and an approval working after
+# the first access token expired; a refused renewal ending the session), check that
 # a second start and a taken port are refused clearly, stop with Ctrl-C (SIGINT to the
 # whole process group) right after a change, start again with DRS failing and a group
 # deleted under a plan: the change survived, health says starting until DRS recovers,
@@ -57,14 +60,17 @@ stop() { # $1: ctrl-c (SIGINT to local mode's whole process group, as a terminal
   fi
 }
 
-echo "== first start (--reset)"
-start "$LOG" --reset
+echo "== first start (--reset, access tokens of 15 s)"
+start "$LOG" --reset --test-token-lifetime 15
 sed -n '/^DRS Orchestrator/,/^READY/p' "$LOG"
 check
 grep -q '📧 outbox' "$LOG" || { echo "the outbox printed nothing to the console"; exit 1; }
 
 echo "== the web UI in Chromium (playwright-core, axe-core); screenshots in target/ui-screenshots"
 node frontend/e2e/e2e.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
+
+echo "== sessions that outlast their access tokens, in Chromium"
+node frontend/e2e/session.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
 
 echo "== a second start on the same data folder is refused"
 if out=$(./deploy.sh local --port "$PORT" --aws-port "$AWS_PORT" --data "$DATA" 2>&1); then
@@ -107,4 +113,4 @@ rm -rf "$DATA"; DATA=$(mktemp -d)
 start "$LOG" --synthetic 3000
 node frontend/e2e/large.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
 stop ctrl-c "$LOG"
-echo "local mode: 10 checks passed"
+echo "local mode: 11 checks passed"

@@ -1,6 +1,7 @@
 //! The scripted check of local mode (`.ci/run`): against a running `./deploy.sh local`,
 //! check its doors (the outbox takes messages from the emulator only and fetches no URL
-//! from them; repeated failed sign-ins are throttled), sign in as the operator, start a
+//! from them; repeated failed sign-ins are throttled; a refresh token renews the access
+//! token, an unknown one is refused), sign in as the operator, start a
 //! drill of the demo plan, approve it as the approver through the outbox's approval link,
 //! and see the execution succeed with its drill instances terminated.
 //!
@@ -256,6 +257,100 @@ async fn sign_in_door(check: &Check) -> Result<(), String> {
     step(
         "sign-in: the 6th bad password for one user gets 429 + Retry-After; the operator still signs in",
     );
+    Ok(())
+}
+
+/// The JSON of a JWT's payload (base64url, unpadded).
+fn jwt_payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap_or_default();
+    let (mut bits, mut count, mut bytes) = (0u32, 0u32, Vec::new());
+    for c in part.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return Value::Null,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push(((bits >> count) & 0xff) as u8);
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}
+
+/// The local sign-in's renewal: the operator's refresh token gives a new access token the
+/// API takes (and names the user by user name, not by the `sub` the token also carries);
+/// a refresh token Cognito refuses is a 401. With `--test-token-lifetime`, access tokens
+/// last that long.
+async fn refresh_door(check: &Check) -> Result<(), String> {
+    let post = |path: &str, body: Value| {
+        let request = check
+            .http
+            .post(format!("{}{path}", check.url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            Ok::<_, String>((
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or_default(),
+            ))
+        }
+    };
+    let (status, signed_in) = post(
+        "/_local/sign-in",
+        json!({"username": user_for("Operator"), "password": PASSWORD}),
+    )
+    .await?;
+    let refresh_token = signed_in["RefreshToken"].as_str().unwrap_or_default();
+    if status != 200 || refresh_token.is_empty() {
+        return Err(format!(
+            "the operator's sign-in answered {status}: {signed_in}"
+        ));
+    }
+    let (status, renewed) = post("/_local/refresh", json!({"refreshToken": refresh_token})).await?;
+    let access = renewed["AccessToken"].as_str().unwrap_or_default();
+    if status != 200 || access.is_empty() {
+        return Err(format!(
+            "the operator's refresh answered {status}: {renewed}"
+        ));
+    }
+    let claims = jwt_payload(access);
+    let lifetime = claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0);
+    if renewed["ExpiresIn"].as_i64() != Some(lifetime) {
+        return Err(format!(
+            "the renewed token lasts {lifetime} s but ExpiresIn says {}",
+            renewed["ExpiresIn"]
+        ));
+    }
+    let me = check.get(access, "/api/me").await?;
+    if me["user"] != user_for("Operator") || me["user"] == claims["sub"] {
+        return Err(format!(
+            "the API names the renewed token's user {} (username {}, sub {})",
+            me["user"], claims["username"], claims["sub"]
+        ));
+    }
+    let (status, refused) = post(
+        "/_local/refresh",
+        json!({"refreshToken": format!("revoked-{}", std::process::id())}),
+    )
+    .await?;
+    if status != 401 {
+        return Err(format!(
+            "a refresh token Cognito never issued answered {status}: {refused}"
+        ));
+    }
+    step(&format!(
+        "refresh: the operator's refresh token renews the access token ({lifetime} s; the API names `{}`, not the sub); an unknown one gets 401",
+        me["user"].as_str().unwrap_or_default()
+    ));
     Ok(())
 }
 
@@ -553,6 +648,7 @@ async fn run(url: &str, aws: &str, mode: &Mode) -> Result<(), String> {
 
     outbox_door(&check, &sdk, &approver).await?;
     sign_in_door(&check).await?;
+    refresh_door(&check).await?;
     let started = Instant::now();
     let (status, run) = check
         .call(
