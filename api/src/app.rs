@@ -91,6 +91,10 @@ pub fn routes(state: AppState) -> Router {
             get(routes::logs::instances),
         )
         .route(
+            "/api/executions/{id}/servers",
+            get(routes::executions::servers),
+        )
+        .route(
             "/api/executions/{id}/cancel",
             post(routes::executions::cancel),
         )

@@ -66,6 +66,7 @@ pub fn rules() -> Vec<Rule> {
             "/api/executions/{id}/instances",
             Some(EVERYONE),
         ),
+        rule(Method::GET, "/api/executions/{id}/servers", Some(EVERYONE)),
         rule(Method::POST, "/api/executions/{id}/cancel", Some(OPERATORS)),
         rule(
             Method::POST,

@@ -179,10 +179,10 @@ async fn releases(state: &AppState, approval: &crate::store::Item) -> Result<Val
     let Some(released) = built.resolved.waves.get(index) else {
         return Ok(json!({"what": "the end of the run"}));
     };
-    let ran: Vec<String> = run
-        .get("servers")
-        .and_then(|v| v.as_l().ok())
-        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+    let ran = state
+        .records
+        .run_servers(&text(approval, "executionName"))
+        .await?
         .unwrap_or_default();
     let groups: Vec<Value> = released
         .units

@@ -412,12 +412,33 @@ pub(super) async fn plan_servers(state: &AppState, plan_id: &str) -> Result<Vec<
 /// recorded it) the plan's current servers.
 async fn run_servers(
     state: &AppState,
+    id: &str,
     execution: &crate::store::Item,
 ) -> Result<Vec<String>, ApiError> {
-    match execution.get("servers").and_then(|v| v.as_l().ok()) {
-        Some(list) => Ok(list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()),
+    match state.records.run_servers(id).await.map_err(store)? {
+        Some(servers) => Ok(servers),
         None => plan_servers(state, &text(execution, "planId")).await,
     }
+}
+
+/// The servers the run's start resolved (what its pre-flight checked and it launched).
+pub async fn servers(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let execution = state
+        .records
+        .execution_record(&id)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| ApiError::not_found(format!("execution `{id}` does not exist")))?;
+    let servers = state.records.run_servers(&id).await.map_err(store)?;
+    Ok(Json(json!({
+        "id": id,
+        "stateMachineVersionArn": text(&execution, "stateMachineVersionArn"),
+        "recorded": servers.is_some(),
+        "servers": servers.unwrap_or_default(),
+    })))
 }
 
 /// The drill instances this run launched that still exist: from its own jobs (tagged
@@ -457,7 +478,7 @@ pub async fn cancel(
         .stop(&arn, &format!("cancelled by {}", principal.user))
         .await?;
     let plan_id = text(&execution, "planId");
-    let servers = run_servers(&state, &execution).await?;
+    let servers = run_servers(&state, &id, &execution).await?;
     // A stopped machine runs no catch, so a drill's instances are terminated here: the
     // ones its own jobs launched.
     let terminating = if text(&execution, "mode") == "DRILL" {

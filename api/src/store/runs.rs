@@ -23,6 +23,10 @@ pub trait RunStore: Send + Sync {
     /// Removes the record of a start the engine refused.
     async fn forget_start(&self, name: &str) -> Result<(), StoreError>;
     async fn executions(&self) -> Result<Vec<Item>, StoreError>;
+    /// The servers a run's start resolved, kept apart from its record (`EXEC#<name>#SERVERS`)
+    /// so the dashboard's poll never reads thousands of ids; `None` for a run that did not
+    /// record them.
+    async fn run_servers(&self, name: &str) -> Result<Option<Vec<String>>, StoreError>;
     /// The `EXECUTION` item alone (one GetItem, whatever the plan's size).
     async fn execution_record(&self, name: &str) -> Result<Option<Item>, StoreError>;
     /// The `EXECUTION` item and every `STEP#…` item of one execution.
@@ -198,6 +202,18 @@ impl RunStore for Dynamo {
     async fn record_start(&self, start: &StartRecord<'_>) -> Result<(), StoreError> {
         let now = crate::now();
         self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("EXEC#{}#SERVERS", start.name)))
+            .item("sk", s("SERVERS"))
+            .item(
+                "servers",
+                AttributeValue::L(start.servers.iter().map(|id| s(id)).collect()),
+            )
+            .send()
+            .await
+            .map_err(|e| backend(e.into_service_error()))?;
+        self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&format!("EXEC#{}", start.name)))
@@ -206,7 +222,7 @@ impl RunStore for Dynamo {
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
                  #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v, lockToken = :k, \
-                 stateMachineVersionArn = :va, servers = :sv",
+                 stateMachineVersionArn = :va, serverCount = :sc",
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#m", "mode")
@@ -220,10 +236,7 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":v", AttributeValue::N(start.plan_version.to_string()))
             .expression_attribute_values(":k", s(start.lock_token))
             .expression_attribute_values(":va", s(start.version_arn))
-            .expression_attribute_values(
-                ":sv",
-                AttributeValue::L(start.servers.iter().map(|id| s(id)).collect()),
-            )
+            .expression_attribute_values(":sc", AttributeValue::N(start.servers.len().to_string()))
             .send()
             .await
             .map(|_| ())
@@ -244,6 +257,23 @@ impl RunStore for Dynamo {
 
     async fn executions(&self) -> Result<Vec<Item>, StoreError> {
         self.scan_kind("EXECUTION").await
+    }
+
+    async fn run_servers(&self, name: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}#SERVERS")))
+            .key("sk", s("SERVERS"))
+            .send()
+            .await
+            .map_err(|e| backend(e.into_service_error()))?;
+        Ok(out.item.and_then(|item| {
+            item.get("servers")
+                .and_then(|v| v.as_l().ok())
+                .map(|list| list.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        }))
     }
 
     async fn execution_record(&self, name: &str) -> Result<Option<Item>, StoreError> {

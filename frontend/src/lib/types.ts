@@ -152,8 +152,8 @@ export interface Execution {
   warnings?: number;
   /** The state machine version the run executed, compiled and published at its start. */
   stateMachineVersionArn?: string;
-  /** The servers its start resolved: what the pre-flight checked and the run launched. */
-  servers?: string[];
+  /** How many servers its start resolved (the list: `GET /executions/{id}/servers`). */
+  serverCount?: number;
   steps?: StepRecord[];
   errorName?: string;
   errorCause?: string;

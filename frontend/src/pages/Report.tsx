@@ -32,6 +32,12 @@ export function ReportPage() {
   const { id = "" } = useParams();
   const run = useQuery({ queryKey: ["execution", id], queryFn: () => get<Execution>(`/executions/${id}`) });
   const plan = usePlanOfRun(run.data);
+  // The resolved server list lives apart from the run's record (the dashboard never reads it).
+  const servers = useQuery({
+    queryKey: ["execution-servers", id],
+    queryFn: () => get<{ servers: string[] }>(`/executions/${id}/servers`),
+    enabled: Boolean(run.data?.stateMachineVersionArn),
+  });
   const report = run.data && plan.data ? buildReport(plan.data.plan, run.data) : null;
   const gates = report ? report.waves.flatMap((w) => [...w.before, ...w.groups.flatMap((g) => g.steps), ...w.after]).filter((s) => s.approvalId) : [];
   const approvals = useQueries({ queries: gates.map((g) => ({ queryKey: ["approval", g.approvalId], queryFn: () => get<Approval>(`/approvals/${g.approvalId}`) })) });
@@ -54,8 +60,8 @@ export function ReportPage() {
         </p>
         {e.stateMachineVersionArn && (
           <p data-testid="ran">
-            It ran state machine version <code>{e.stateMachineVersionArn}</code>, compiled at its start for {e.servers?.length ?? 0} servers:{" "}
-            {(e.servers ?? []).join(", ")}.
+            It ran state machine version <code>{e.stateMachineVersionArn}</code>, compiled at its start for {e.serverCount ?? 0} servers:{" "}
+            {(servers.data?.servers ?? []).join(", ")}.
           </p>
         )}
         {e.errorCause && <p style={{ color: "#d91515" }}>{e.errorName}: {e.errorCause}</p>}
