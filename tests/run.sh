@@ -27,7 +27,10 @@ step "emulator corrections, AWS model fidelity, SSM documents (pytest)"
 .venv/bin/python -m pytest tests/emulator tests/fidelity tests/ssm tests/deploy -q -p no:cacheprovider 2>&1 | tee -a "$log"
 
 step "Rust tests: units, snapshots, properties, asl-validator, execution in moto with drs-sim"
-CI=true INSTA_UPDATE=no cargo test --workspace 2>&1 | tee -a "$log"
+CI=true INSTA_UPDATE=no cargo test --workspace -- --skip the_api_holds_under_attack_and_races 2>&1 | tee -a "$log"
+
+step "the abuse suite: every route × method × role, malformed input, 20-request races (counts printed)"
+CI=true cargo test -p system-tests --test abuse -- --nocapture 2>&1 | grep -v '^\s*$' | tee -a "$log"
 
 step "every compiled machine against the AWS service models"
 .venv/bin/python tests/fidelity/check_sdk_tasks.py --errors statemachines target/asl-validator
