@@ -455,6 +455,27 @@ impl Api {
     }
 }
 
+/// Polls `path` as `role` until it answers 200 and `done` holds (two minutes at most).
+pub async fn wait_for(
+    api: &Api,
+    role: &str,
+    path: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = api.get(role, path).await;
+        if status == 200 && done(&body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{path}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The shop plan saved through the API (its groups first), with the API serving it.
 pub async fn three_tier_api() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
     let (env, listeners) = three_tier_env().await;

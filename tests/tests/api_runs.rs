@@ -2,26 +2,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue::{S, Ss};
 use reqwest::Method;
-use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-use system_tests::Api;
+use serde_json::json;
 
 use system_tests::three_tier_api as three_tier_env;
-
-async fn wait_for(api: &Api, role: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, body) = api.get(role, path).await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{path}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use system_tests::wait_for;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_runs_through_approval_by_the_api() {

@@ -10,21 +10,6 @@ use system_tests::{Api, Env};
 
 const FREE: &str = "s-0a1b2c3d4e5f60014";
 
-async fn wait_for(api: &Api, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, body) = api.get("Viewer", path).await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{path}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// The servers StartRecovery was called with for one execution (jobs are tagged with it).
 fn launched(env: &Env, execution: &str) -> BTreeSet<String> {
     env.launches()
@@ -239,7 +224,7 @@ async fn a_tag_selected_group_follows_the_tags_when_the_plan_runs() {
         .send()
         .await
         .expect("retag");
-    wait_for(&api, "/api/executions?plan=crm-web-dr", |b| {
+    system_tests::wait_for(&api, "Viewer", "/api/executions?plan=crm-web-dr", |b| {
         b["items"]
             .as_array()
             .is_some_and(|i| i.iter().all(|e| e["status"] != "RUNNING"))
