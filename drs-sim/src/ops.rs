@@ -352,6 +352,14 @@ fn terminate_recovery_instances(world: &mut World, body: &Value) -> Result<Value
             ids.len()
         )));
     }
+    // Terminations are jobs too, and count against the account's concurrent jobs.
+    let active = world.jobs.iter().filter(|j| j.is_active()).count();
+    if active >= MAX_CONCURRENT_JOBS {
+        return Err(DrsError::QuotaExceeded {
+            message: format!("{active} jobs are active; the quota is {MAX_CONCURRENT_JOBS}"),
+            quota_code: "L-CONCURRENT-JOBS",
+        });
+    }
     let mut sources = Vec::new();
     for id in &ids {
         let instance = world.instances.get_mut(id).ok_or_else(|| {

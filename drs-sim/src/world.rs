@@ -506,6 +506,42 @@ fn finish_if_done(job: &mut Job, now: SimMillis) {
     }
 }
 
+impl World {
+    /// Test support: `n` launch jobs of another account user, each holding one of DRS's
+    /// concurrent job slots and making no progress until [`World::release`].
+    pub fn hold_slots(&mut self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let source = format!("s-held{:012x}", i);
+                let mut tags = IndexMap::new();
+                tags.insert("heldBy".to_owned(), "another team".to_owned());
+                let id = self
+                    .new_job(JobKind::Launch { drill: true }, vec![(source, None)], tags)
+                    .id
+                    .clone();
+                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
+                    for server in &mut job.servers {
+                        server.fault = Some(LaunchFault::Stuck);
+                    }
+                }
+                id
+            })
+            .collect()
+    }
+
+    /// Ends held jobs (their launches fail): the slots are free again.
+    pub fn release(&mut self, job_ids: &[String]) {
+        let now = self.clock.now();
+        for job in self.jobs.iter_mut().filter(|j| job_ids.contains(&j.id)) {
+            for server in &mut job.servers {
+                server.status = LaunchStatus::Failed;
+            }
+            job.status = JobStatus::Started;
+            finish_if_done(job, now);
+        }
+    }
+}
+
 /// A stable number in [0, 1) from a server ID, so jitter repeats run to run.
 fn spread(id: &str) -> f64 {
     let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

@@ -487,3 +487,116 @@ async fn the_other_examples_run() {
 fn fleet_is_the_demo_fleet() {
     assert_eq!(fleet().servers.len(), 30);
 }
+
+const BUSY_PLAN: &str = r#"
+protectionGroups:
+  - {id: core, name: Core, servers: [s-0a1b2c3d4e5f6001b, s-0a1b2c3d4e5f6001c]}
+  - {id: extra, name: Extra, servers: [s-0a1b2c3d4e5f6001d]}
+plan:
+  id: busy
+  name: Busy
+  defaults: {launchTimeout: 1m}
+  waves:
+    - name: One
+      groups: [{group: core}]
+    - name: Two
+      before: [{type: wait, name: Room for other teams, duration: 3s}]
+      groups: [{group: extra}]
+"#;
+
+/// Quota refusals StartRecovery answered so far.
+fn quota_refusals(env: &Env) -> usize {
+    env.launches()
+        .iter()
+        .filter(|(_, c)| c.status == 402)
+        .count()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_account_waits_for_drs_slots_and_cleans_up_when_none_free() {
+    let env = Env::start(Setup::default()).await;
+    let machine = env.deploy("drs-plan-busy", &compile(BUSY_PLAN, None)).await;
+
+    // Other teams hold all 20 job slots: the run waits, then launches once they free.
+    let held = drs_sim::server::lock(&env.sim().world).hold_slots(20);
+    let execution = env.start_execution(&machine, "waits", FAST).await;
+    wait_until("StartRecovery refused for quota twice", || {
+        quota_refusals(&env) >= 2
+    })
+    .await;
+    drs_sim::server::lock(&env.sim().world).release(&held);
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error}: {cause}\n{}",
+        env.explain("waits").await
+    );
+    let records = env.records("waits").await;
+    assert_eq!(text(&records["STEP#w1.core"], "status"), "SUCCEEDED");
+    assert_eq!(text(&records["STEP#w2.extra"], "status"), "SUCCEEDED");
+    assert_eq!(text(&records["EXECUTION"], "cleanup"), "CLEAN");
+    assert_eq!(env.live_drill_instances(), 0);
+
+    // Slots taken after wave 1 and not freed within the launch timeout: wave 2 fails
+    // cleanly, and the clean-up (itself refused for quota) waits, then terminates wave
+    // 1's instances once the slots free.
+    env.sim().reset();
+    let execution = env.start_execution(&machine, "gives-up", BUSY).await;
+    let deadline = std::time::Instant::now() + LIMIT;
+    let held = loop {
+        let records = env.records("gives-up").await;
+        if records
+            .get("STEP#w1.core")
+            .is_some_and(|r| text(r, "status") == "SUCCEEDED")
+        {
+            break drs_sim::server::lock(&env.sim().world).hold_slots(20);
+        }
+        assert!(std::time::Instant::now() < deadline, "wave 1 never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let records = env.records("gives-up").await;
+        if let Some(extra) = records.get("STEP#w2.extra")
+            && text(extra, "status") == "FAILED"
+        {
+            assert_eq!(
+                text(extra, "errorName"),
+                aslgen::compile::errors::NO_CAPACITY
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "wave 2 never failed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        env.live_drill_instances(),
+        2,
+        "wave 1's instances are terminated only once DRS takes the job"
+    );
+    let refused_terminations = env
+        .sim()
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "TerminateRecoveryInstances" && c.status == 402)
+        .count();
+    assert!(refused_terminations >= 1, "the clean-up never asked DRS");
+    drs_sim::server::lock(&env.sim().world).release(&held);
+    let (status, _, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    let records = env.records("gives-up").await;
+    assert_eq!(text(&records["EXECUTION"], "status"), "FAILED");
+    assert_eq!(text(&records["EXECUTION"], "cleanup"), "CLEAN");
+    assert_eq!(env.live_drill_instances(), 0, "the failed drill leaked");
+    env.stop().await;
+}

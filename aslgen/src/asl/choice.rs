@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     StringEquals(String, String),
+    StringEqualsPath(String, String),
     BooleanEquals(String, bool),
     NumericGreaterThanEquals(String, i64),
     NumericLessThan(String, i64),
@@ -22,6 +23,7 @@ impl Condition {
     fn write<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         match self {
             Condition::StringEquals(v, x) => variable(map, v, "StringEquals", x),
+            Condition::StringEqualsPath(v, x) => variable(map, v, "StringEqualsPath", x),
             Condition::BooleanEquals(v, x) => variable(map, v, "BooleanEquals", x),
             Condition::NumericGreaterThanEquals(v, x) => {
                 variable(map, v, "NumericGreaterThanEquals", x)

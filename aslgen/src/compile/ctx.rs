@@ -25,6 +25,10 @@ pub mod errors {
     pub const APPROVAL_TIMED_OUT: &str = "Approval.TimedOut";
     pub const CLEANUP_TIMED_OUT: &str = "DRS.TerminateTimedOut";
     pub const DEPENDENCY_TIMED_OUT: &str = "Dependency.TimedOut";
+    /// DRS refused for quota (other runs hold its job slots) until the deadline.
+    pub const NO_CAPACITY: &str = "DRS.NoCapacity";
+    /// A dependency was not met (failed or skipped), so the group did not launch.
+    pub const DEPENDENCY_UNMET: &str = "Dependency.Unmet";
     pub const PLAN_FAILED: &str = "Plan.Failed";
     pub const INVALID_INPUT: &str = "Plan.InvalidInput";
     /// Stable error names of the health-check probe Lambda (see `tasks/`).
@@ -88,6 +92,16 @@ impl<'a> Ctx<'a> {
     /// The execution's own item (`sk = EXECUTION`).
     pub fn record_execution(&self, update: Record) -> Task {
         self.record_item("EXECUTION", update)
+    }
+
+    /// The item of the run whose resources this execution owns (`$.run`): itself, or the
+    /// cancelled run a clean-up execution works for.
+    pub fn record_run(&self, update: Record) -> Task {
+        let mut task = self.record_item("EXECUTION", update);
+        if let Some(params) = task.parameters.as_mut() {
+            params["Key"]["pk"] = json!({"S.$": "States.Format('EXEC#{}', $.run)"});
+        }
+        task
     }
 
     fn record_item(&self, sort_key: &str, update: Record) -> Task {
@@ -445,6 +459,92 @@ impl Poll<'_> {
         } else {
             self.wait
         }
+    }
+}
+
+/// Waiting for DRS capacity: a call refused with `ServiceQuotaExceededException` (other
+/// runs hold the account's job slots) is caught here and tried again every poll interval
+/// until `deadline_seconds`, counted in `$.slot`. Returns the state the Catch goes to.
+pub struct SlotWait {
+    pub decide: String,
+    pub start: String,
+    pub wait: String,
+    pub count: String,
+    pub timed_out: String,
+    pub retry: String,
+    pub deadline_seconds: u64,
+    pub timeout_error: &'static str,
+    pub timeout_cause: String,
+}
+
+impl SlotWait {
+    pub fn names(ctx: &mut Ctx, label: &str, key: &str) -> [String; 5] {
+        [
+            ctx.claim(&format!("DRS busy? · {label}"), key),
+            ctx.claim(&format!("Start slot wait · {label}"), key),
+            ctx.claim(&format!("Wait for a DRS slot · {label}"), key),
+            ctx.claim(&format!("Count slot wait · {label}"), key),
+            ctx.claim(&format!("No DRS slot in time · {label}"), key),
+        ]
+    }
+
+    /// The Catch a refused call carries.
+    pub fn catch(&self) -> Catch {
+        Catch {
+            error_equals: vec![ErrorName::custom("Drs.ServiceQuotaExceededException")],
+            result_path: Some(ResultPath::at("$.refusal")),
+            next: self.decide.clone(),
+        }
+    }
+
+    pub fn emit(self, states: &mut States) {
+        // Rules in order, so the deadline is only compared once `$.slot` exists.
+        states.insert(
+            self.decide.clone(),
+            choice(
+                vec![
+                    ChoiceRule::new(
+                        Condition::IsPresent("$.slot.elapsed".into(), false),
+                        &self.start,
+                    ),
+                    ChoiceRule::new(
+                        Condition::NumericGreaterThanEquals(
+                            "$.slot.elapsed".into(),
+                            self.deadline_seconds as i64,
+                        ),
+                        &self.timed_out,
+                    ),
+                ],
+                Some(self.wait.clone()),
+            ),
+        );
+        states.insert(
+            self.start,
+            pass(
+                None,
+                Some(json!({"elapsed": 0})),
+                Some(ResultPath::at("$.slot")),
+                Transition::next(&self.wait),
+            ),
+        );
+        states.insert(
+            self.wait,
+            State::Wait(Wait {
+                comment: None,
+                wait: WaitFor::SecondsPath("$.input.pollSeconds".into()),
+                transition: Transition::next(&self.count),
+            }),
+        );
+        states.insert(
+            self.count,
+            pass(
+                Some(json!({"elapsed.$": "States.MathAdd($.slot.elapsed, $.tick)"})),
+                None,
+                Some(ResultPath::at("$.slot")),
+                Transition::next(&self.retry),
+            ),
+        );
+        states.insert(self.timed_out, fail(self.timeout_error, self.timeout_cause));
     }
 }
 

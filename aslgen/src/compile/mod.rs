@@ -169,6 +169,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     let check_input = ctx.claim("Check input", plan_key);
     let drill_mode = ctx.claim("Drill mode", plan_key);
     let recovery_mode = ctx.claim("Recovery mode", plan_key);
+    let cleanup_mode = ctx.claim("Clean-up of a cancelled run", "cleanup");
     let invalid = ctx.claim("Invalid input", plan_key);
     let record_start = ctx.claim("Record start", plan_key);
     let run_plan = ctx.claim("Run plan", plan_key);
@@ -178,6 +179,12 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     let drill_check = ctx.claim("Drill?", plan_key);
     let cleanup_box = ctx.claim("Clean up drill", "cleanup");
     let cleanup_failed = ctx.claim("Cleanup failed", "cleanup");
+    let cleaned = ctx.claim("Cleaned up", "cleanup");
+    let note_cleanup_failed = ctx.claim("Note failed cleanup", "cleanup");
+    let record_cleanup = ctx.claim("Record cleanup", "cleanup");
+    let cleanup_only = ctx.claim("Clean-up only?", "cleanup");
+    let run_cleaned = ctx.claim("Run cleaned up", "cleanup");
+    let run_not_cleaned = ctx.claim("Run not cleaned up", "cleanup");
     let record_outcome = ctx.claim("Record outcome", plan_key);
     let read_warnings = ctx.claim("Read warnings", plan_key);
     let warnings_check = ctx.claim("Warnings?", plan_key);
@@ -217,14 +224,25 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         ]
     };
     let mode_rule = |mode: &str, next: &str| {
-        let mut all = vec![Condition::StringEquals("$.input.mode".into(), mode.into())];
+        let mut all = vec![
+            Condition::StringEquals("$.input.mode".into(), mode.into()),
+            Condition::IsPresent("$.input.cleanupOf".into(), false),
+        ];
         all.extend(valid_poll());
         ChoiceRule::new(Condition::And(all), next)
     };
+    // `cleanupOf`: a clean-up execution for a cancelled drill (started by the API on the
+    // cancelled run's own version): no waves, only that run's instances terminated.
+    let mut cleanup_rule = vec![
+        Condition::IsPresent("$.input.cleanupOf".into(), true),
+        Condition::StringEquals("$.input.mode".into(), "DRILL".into()),
+    ];
+    cleanup_rule.extend(valid_poll());
     states.insert(
         check_input.clone(),
         choice(
             vec![
+                ChoiceRule::new(Condition::And(cleanup_rule), &cleanup_mode),
                 mode_rule("DRILL", &drill_mode),
                 mode_rule("RECOVERY", &recovery_mode),
             ],
@@ -246,7 +264,9 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
                     "input.$": "$.input",
                     "isDrill": is_drill,
                     "tick.$": "States.MathAdd($.input.pollSeconds, 1)",
-                    "started.$": "$$.Execution.StartTime"
+                    "started.$": "$$.Execution.StartTime",
+                    // The run whose DRS jobs this execution owns.
+                    "run.$": "$$.Execution.Name"
                 })),
                 None,
                 None,
@@ -254,6 +274,22 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             ),
         );
     }
+    states.insert(
+        cleanup_mode,
+        pass(
+            Some(json!({
+                "input.$": "$.input",
+                "isDrill": true,
+                "tick.$": "States.MathAdd($.input.pollSeconds, 1)",
+                "started.$": "$$.Execution.StartTime",
+                "run.$": "$.input.cleanupOf",
+                "cleanupOnly": true
+            })),
+            None,
+            None,
+            Transition::next(&cleanup_box),
+        ),
+    );
     let mut start = ctx.record_execution(
         Record::status("RUNNING")
             .started()
@@ -350,7 +386,16 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             cleanup_start,
             cleanup_states,
             vec![ctx::catch_all(&cleanup_failed)],
-            Transition::next(&record_outcome),
+            Transition::next(&cleaned),
+        ),
+    );
+    states.insert(
+        cleaned,
+        pass(
+            None,
+            Some(json!("CLEAN")),
+            Some(ResultPath::at("$.cleanupStatus")),
+            Transition::next(&record_cleanup),
         ),
     );
     states.insert(
@@ -359,7 +404,51 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             None,
             Some(json!({"status": "CLEANUP_FAILED"})),
             Some(ResultPath::at("$.outcome")),
-            Transition::next(&record_outcome),
+            Transition::next(&note_cleanup_failed),
+        ),
+    );
+    states.insert(
+        note_cleanup_failed,
+        pass(
+            None,
+            Some(json!("FAILED")),
+            Some(ResultPath::at("$.cleanupStatus")),
+            Transition::next(&record_cleanup),
+        ),
+    );
+    // On the owning run's record: CLEAN only once DRS lists none of its drill instances.
+    let mut cleanup_record = ctx.record_run(
+        Record::default()
+            .with("cleanup", json!({"S.$": "$.cleanupStatus"}))
+            .with("cleanedAt", json!({"S.$": "$$.State.EnteredTime"})),
+    );
+    cleanup_record.transition = Transition::next(&cleanup_only);
+    states.insert(record_cleanup, State::Task(cleanup_record));
+    states.insert(
+        cleanup_only,
+        choice(
+            vec![
+                ChoiceRule::new(
+                    Condition::And(vec![
+                        Condition::IsPresent("$.cleanupOnly".into(), true),
+                        Condition::StringEquals("$.cleanupStatus".into(), "CLEAN".into()),
+                    ]),
+                    &run_cleaned,
+                ),
+                ChoiceRule::new(
+                    Condition::IsPresent("$.cleanupOnly".into(), true),
+                    &run_not_cleaned,
+                ),
+            ],
+            Some(record_outcome.clone()),
+        ),
+    );
+    states.insert(run_cleaned, succeed());
+    states.insert(
+        run_not_cleaned,
+        fail(
+            errors::CLEANUP_TIMED_OUT,
+            "the cancelled run's drill instances were not all terminated; see its record",
         ),
     );
     let on_success = match &resolved.drill_cleanup {

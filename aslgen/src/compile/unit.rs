@@ -2,8 +2,8 @@
 //! instances, then its steps; wrapped in one box whose Catch applies criticality.
 
 use super::ctx::{
-    Ctx, Poll, Record, Service, branch, catch_all, choice, errors, fail, parallel, pass, task_base,
-    transient_retry, wrap,
+    Ctx, Poll, Record, Service, SlotWait, branch, catch_all, choice, errors, fail, parallel, pass,
+    task_base, transient_retry, wrap,
 };
 use super::steps;
 use crate::asl::{
@@ -241,16 +241,11 @@ fn launch_task(ctx: &Ctx, unit: &Unit, batch: &Batch, point_in_time: bool) -> Ta
         result_selector: Some(json!({"jobId.$": "$.Job.JobID", "elapsed": 0})),
         result_path: Some(ResultPath::at("$.launch")),
         // StartRecovery has no idempotency token: retry only what DRS refused outright.
-        retry: vec![
-            Retry::backoff(vec![ErrorName::custom("Drs.ThrottlingException")], 8),
-            Retry {
-                interval_seconds: 30,
-                ..Retry::backoff(
-                    vec![ErrorName::custom("Drs.ServiceQuotaExceededException")],
-                    10,
-                )
-            },
-        ],
+        // A quota refusal is caught instead: waiting for a job slot is normal work.
+        retry: vec![Retry::backoff(
+            vec![ErrorName::custom("Drs.ThrottlingException")],
+            8,
+        )],
         ..task_base()
     }
 }
@@ -290,6 +285,21 @@ fn emit_batch_launch(
         .point_in_time
         .then(|| ctx.claim(&format!("Point in time? · {label}"), &key));
     let entry = which.clone().unwrap_or_else(|| launch.clone());
+    let [decide, start, wait, count, timed_out] = SlotWait::names(ctx, &label, &key);
+    let slot = SlotWait {
+        decide,
+        start,
+        wait,
+        count,
+        timed_out,
+        retry: entry.clone(),
+        deadline_seconds: unit.launch_timeout.as_secs(),
+        timeout_error: errors::NO_CAPACITY,
+        timeout_cause: format!(
+            "DRS refused to launch `{label}` for quota (its job slots were held by other runs) for {}",
+            unit.launch_timeout
+        ),
+    };
 
     let poll = Poll {
         check_first: false,
@@ -431,11 +441,14 @@ fn emit_batch_launch(
         ),
     );
     let mut first = launch_task(ctx, unit, batch, false);
-    first.catch = vec![Catch {
-        error_equals: ambiguous_errors(),
-        result_path: Some(ResultPath::at("$.launchError")),
-        next: find.clone(),
-    }];
+    first.catch = vec![
+        slot.catch(),
+        Catch {
+            error_equals: ambiguous_errors(),
+            result_path: Some(ResultPath::at("$.launchError")),
+            next: find.clone(),
+        },
+    ];
     first.transition = Transition::next(&record_job);
     states.insert(launch.clone(), State::Task(first));
     states.insert(
@@ -448,16 +461,21 @@ fn emit_batch_launch(
         ),
     );
 
+    let slot_catch = slot.catch();
+    slot.emit(states);
     let Some(which) = which else {
         return launch;
     };
     let from_snapshots = ctx.claim(&format!("Launch from snapshots · {label}"), &key);
     let mut pit = launch_task(ctx, unit, batch, true);
-    pit.catch = vec![Catch {
-        error_equals: ambiguous_errors(),
-        result_path: Some(ResultPath::at("$.launchError")),
-        next: find,
-    }];
+    pit.catch = vec![
+        slot_catch,
+        Catch {
+            error_equals: ambiguous_errors(),
+            result_path: Some(ResultPath::at("$.launchError")),
+            next: find,
+        },
+    ];
     pit.transition = Transition::next(&record_job);
     states.insert(from_snapshots.clone(), State::Task(pit));
     states.insert(
