@@ -39,6 +39,14 @@ pub trait SourceServers: Send + Sync {
         since: &str,
         recorded_jobs: &[String],
     ) -> Result<Vec<String>, ApiError>;
+    /// The launch jobs of one run: tagged with its execution name (created since `since`,
+    /// ISO 8601) or named in its records.
+    async fn run_jobs(
+        &self,
+        execution: &str,
+        since: &str,
+        recorded_jobs: &[String],
+    ) -> Result<Vec<String>, ApiError>;
     /// (active jobs, servers in active jobs), for the pre-flight quota check.
     async fn active_load(&self) -> Result<(usize, usize), ApiError>;
     /// A DRS job's log: `{at, event, sourceServerId?, targetInstanceId?}` items.
@@ -158,41 +166,28 @@ impl SourceServers for Drs {
         since: &str,
         recorded_jobs: &[String],
     ) -> Result<Vec<String>, ApiError> {
-        use aws_sdk_drs::types::DescribeJobsRequestFilters;
-        let tag = aslgen::compile::TAG_EXECUTION;
-        let mut launched = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .0
-                .describe_jobs()
-                .filters(
-                    DescribeJobsRequestFilters::builder()
-                        .from_date(since)
-                        .build(),
-                )
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
-            for job in page.items() {
-                let ours = job.tags().and_then(|t| t.get(tag)).map(String::as_str)
-                    == Some(execution)
-                    || recorded_jobs.iter().any(|j| j == job.job_id());
-                if ours {
-                    launched.extend(
-                        job.participating_servers()
-                            .iter()
-                            .filter_map(|s| s.recovery_instance_id().map(str::to_owned)),
-                    );
-                }
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
+        let launched: Vec<String> = self
+            .jobs_of_run(execution, since, recorded_jobs)
+            .await?
+            .iter()
+            .flat_map(|job| job.participating_servers())
+            .filter_map(|s| s.recovery_instance_id().map(str::to_owned))
+            .collect();
         self.existing_drill_instances(&launched).await
+    }
+
+    async fn run_jobs(
+        &self,
+        execution: &str,
+        since: &str,
+        recorded_jobs: &[String],
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(self
+            .jobs_of_run(execution, since, recorded_jobs)
+            .await?
+            .iter()
+            .map(|job| job.job_id().to_owned())
+            .collect())
     }
 
     async fn job_log(&self, job_id: &str) -> Result<Vec<serde_json::Value>, ApiError> {
@@ -286,6 +281,42 @@ fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Drs {
+    /// Every job tagged with `execution` (created since `since`) or named in
+    /// `recorded_jobs`, in pages.
+    async fn jobs_of_run(
+        &self,
+        execution: &str,
+        since: &str,
+        recorded_jobs: &[String],
+    ) -> Result<Vec<aws_sdk_drs::types::Job>, ApiError> {
+        use aws_sdk_drs::types::DescribeJobsRequestFilters;
+        let tag = aslgen::compile::TAG_EXECUTION;
+        let mut jobs = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .0
+                .describe_jobs()
+                .filters(
+                    DescribeJobsRequestFilters::builder()
+                        .from_date(since)
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
+            token = page.next_token.clone();
+            jobs.extend(page.items.unwrap_or_default().into_iter().filter(|job| {
+                job.tags().and_then(|t| t.get(tag)).map(String::as_str) == Some(execution)
+                    || recorded_jobs.iter().any(|j| j == job.job_id())
+            }));
+            if token.is_none() {
+                return Ok(jobs);
+            }
+        }
+    }
+
     /// Which of these recovery instances still exist as drill instances.
     async fn existing_drill_instances(&self, ids: &[String]) -> Result<Vec<String>, ApiError> {
         let mut out = Vec::new();

@@ -137,7 +137,7 @@ async fn a_drill_runs_through_approval_by_the_api() {
     assert_eq!(status, 409, "single use: {body}");
 
     let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
-        b["status"] != "RUNNING" && !b["status"].is_null()
+        b["status"] != "RUNNING" && !b["status"].is_null() && b["engineStatus"] != "RUNNING"
     })
     .await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
@@ -179,10 +179,15 @@ async fn a_drill_runs_through_approval_by_the_api() {
         )
         .await;
     assert_eq!(
-        (status, body["terminating"].clone()),
-        (200, json!(0)),
+        (status, body["cleanup"]["status"].clone()),
+        (202, json!("RUNNING")),
         "{body}"
     );
+    wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
+        b["cleanup"] == "CLEAN"
+    })
+    .await;
+    assert_eq!(env.live_drill_instances(), 0);
     // Per-step logs: the DRS job log of a launch, and what an SSM step's command printed
     // on each recovered instance (moto runs no agent: status and exit code, empty output).
     let (status, launch) = api
@@ -344,7 +349,7 @@ async fn recovery_needs_confirmation_and_a_quorum_of_two() {
     assert_eq!(status, 200, "{body}");
     let id = started["id"].as_str().unwrap();
     let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
-        b["status"] != "RUNNING" && !b["status"].is_null()
+        b["status"] != "RUNNING" && !b["status"].is_null() && b["engineStatus"] != "RUNNING"
     })
     .await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
@@ -453,7 +458,7 @@ async fn expired_and_rejected_approvals_and_cancel() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["terminating"].as_u64().unwrap() > 0, "{body}");
+    assert_eq!(body["cleanup"]["status"], "RUNNING", "{body}");
     let after = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
         b["engineStatus"] != "RUNNING"
     })
@@ -474,13 +479,14 @@ async fn expired_and_rejected_approvals_and_cancel() {
     assert_eq!(status, 409, "not running any more");
     // DRS refuses a launch while the servers' terminate job runs (ConflictException), as
     // it would in AWS: wait until the cancelled drill's instances are gone.
-    wait_for(
-        &api,
-        "Viewer",
-        &format!("/api/executions/{id}/instances"),
-        |b| b["items"].as_array().is_some_and(Vec::is_empty),
-    )
+    wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
+        b["cleanup"] == "CLEAN"
+    })
     .await;
+    let (_, left) = api
+        .get("Viewer", &format!("/api/executions/{id}/instances"))
+        .await;
+    assert_eq!(left["items"], json!([]), "clean means DRS lists none");
 
     // The plan is free again; a rejection fails the run and its drill is cleaned up.
     let (status, started) = api
@@ -511,7 +517,7 @@ async fn expired_and_rejected_approvals_and_cancel() {
         .await;
     assert_eq!(status, 200, "{body}");
     let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |b| {
-        b["status"] != "RUNNING" && !b["status"].is_null()
+        b["status"] != "RUNNING" && !b["status"].is_null() && b["engineStatus"] != "RUNNING"
     })
     .await;
     assert_eq!(done["status"], "FAILED", "{done}");

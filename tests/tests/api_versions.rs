@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use system_tests::{Api, Env};
+use system_tests::{Api, Env, wait_for};
 
 const FREE: &str = "s-0a1b2c3d4e5f60014";
 
@@ -325,11 +325,19 @@ async fn cleaning_up_one_drill_leaves_the_next_drills_instances_running() {
         )
         .await;
     assert_eq!(
-        (status, cleaned["terminating"].as_u64()),
-        (200, Some(2)),
+        (status, cleaned["cleanup"]["status"].as_str()),
+        (202, Some("RUNNING")),
         "{cleaned}"
     );
-    assert_eq!(instances_of(&env, &a_jobs).0, 0, "A's instances are going");
+    wait_for(&api, "Viewer", &format!("/api/executions/{a}"), |r| {
+        r["cleanup"] == "CLEAN"
+    })
+    .await;
+    assert_eq!(
+        instances_of(&env, &a_jobs),
+        (0, 0),
+        "A's instances are gone"
+    );
     assert_eq!(
         instances_of(&env, &jobs_of(&env, &b)),
         (2, 0),
@@ -346,10 +354,14 @@ async fn cleaning_up_one_drill_leaves_the_next_drills_instances_running() {
         )
         .await;
     assert_eq!(
-        (status, cancelled["terminating"].as_u64()),
-        (200, Some(2)),
+        (status, cancelled["cleanup"]["status"].as_str()),
+        (200, Some("RUNNING")),
         "{cancelled}"
     );
-    assert_eq!(instances_of(&env, &jobs_of(&env, &b)).0, 0);
+    wait_for(&api, "Viewer", &format!("/api/executions/{b}"), |r| {
+        r["cleanup"] == "CLEAN"
+    })
+    .await;
+    assert_eq!(instances_of(&env, &jobs_of(&env, &b)), (0, 0));
     env.stop().await;
 }

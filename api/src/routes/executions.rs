@@ -250,6 +250,7 @@ async fn start_run(
         servers: &servers,
         started_by: &principal.user,
         lock_token: &me.token,
+        poll_seconds: execution_input.poll_seconds,
     };
     let started = match state.records.record_start(&record).await.map_err(store) {
         Ok(()) => state
@@ -449,16 +450,73 @@ async fn run_drill_instances(
     execution: &crate::store::Item,
     steps: &[crate::store::Item],
 ) -> Result<Vec<String>, ApiError> {
-    let recorded: Vec<String> = steps
+    state
+        .drs
+        .run_drill_instances(id, &text(execution, "startedAt"), &recorded_jobs(steps))
+        .await
+}
+
+/// The DRS job IDs a run's progress records name.
+fn recorded_jobs(steps: &[crate::store::Item]) -> Vec<String> {
+    steps
         .iter()
         .filter_map(|s| s.get("jobIds").and_then(|v| v.as_ss().ok()))
         .flatten()
         .cloned()
-        .collect();
-    state
-        .drs
-        .run_drill_instances(id, &text(execution, "startedAt"), &recorded)
+        .collect()
+}
+
+/// Starts the clean-up of a drill: the run's own published version, given `cleanupOf`,
+/// waits for the run's jobs still in flight, terminates every instance they launched
+/// and records `cleanup: CLEAN` only when DRS lists none of them. One clean-up at a time
+/// per run (a conditional write); `None` when another is running.
+async fn start_cleanup(
+    state: &AppState,
+    id: &str,
+    execution: &crate::store::Item,
+    steps: &[crate::store::Item],
+) -> Result<Option<String>, ApiError> {
+    let version = text(execution, "stateMachineVersionArn");
+    let name = format!("cleanup-{}", crate::app::unique_id());
+    let stale = match text(execution, "cleanupExecution") {
+        previous if !previous.is_empty() && text(execution, "cleanup") == "RUNNING" => {
+            let arn = format!(
+                "{}:{previous}",
+                version
+                    .rsplit_once(':')
+                    .map(|(machine, _)| machine)
+                    .unwrap_or(&version)
+                    .replace(":stateMachine:", ":execution:")
+            );
+            match state.runs.status(&arn).await?.as_deref() {
+                Some("RUNNING") => return Ok(None),
+                _ => Some(previous),
+            }
+        }
+        _ => None,
+    };
+    if !state
+        .records
+        .begin_cleanup(id, &name, stale.as_deref())
         .await
+        .map_err(store)?
+    {
+        return Ok(None);
+    }
+    let poll = execution
+        .get("pollSeconds")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(30);
+    // Listed after the machine stopped: every job it started, answered or not.
+    let jobs = state
+        .drs
+        .run_jobs(id, &text(execution, "startedAt"), &recorded_jobs(steps))
+        .await?;
+    let input =
+        json!({"mode": "DRILL", "cleanupOf": id, "jobs": jobs, "pollSeconds": poll}).to_string();
+    state.runs.start(&version, &name, &input).await?;
+    Ok(Some(name))
 }
 
 pub async fn cancel(
@@ -479,20 +537,25 @@ pub async fn cancel(
         .await?;
     let plan_id = text(&execution, "planId");
     let servers = run_servers(&state, &id, &execution).await?;
-    // A stopped machine runs no catch, so a drill's instances are terminated here: the
-    // ones its own jobs launched.
-    let terminating = if text(&execution, "mode") == "DRILL" {
-        let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
-        state.drs.terminate(&instances).await?;
-        instances.len()
-    } else {
-        0
-    };
     state
         .records
         .set_execution_status(&id, "CANCELLED", &principal.user)
         .await
         .map_err(store)?;
+    // A stopped machine runs no catch: a drill's clean-up is its own execution of the
+    // run's version, which also waits for jobs the stop left in flight. A recovery's
+    // instances are production and keep running.
+    let cleanup = if text(&execution, "mode") != "DRILL" {
+        json!({"status": "NONE", "message": "a real recovery's launched instances are production and keep running"})
+    } else if text(&execution, "stateMachineVersionArn").is_empty() {
+        // A run from before versions: what its jobs launched so far, terminated now.
+        let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
+        state.drs.terminate(&instances).await?;
+        json!({"status": "TERMINATING", "instances": instances.len()})
+    } else {
+        let started = start_cleanup(&state, &id, &execution, &steps).await?;
+        json!({"status": "RUNNING", "execution": started})
+    };
     let keys: Vec<String> = std::iter::once(format!("PLAN#{plan_id}"))
         .chain(servers.iter().map(|s| format!("SERVER#{s}")))
         .collect();
@@ -508,14 +571,14 @@ pub async fn cancel(
     )
     .await?;
     Ok(Json(
-        json!({"id": id, "status": "CANCELLED", "terminating": terminating, "approvalsVoided": voided}),
+        json!({"id": id, "status": "CANCELLED", "cleanup": cleanup, "approvalsVoided": voided}),
     ))
 }
 
 pub async fn cleanup(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (execution, steps) = load(&state, &id).await?;
     if text(&execution, "mode") != "DRILL" {
         return Err(ApiError::conflict(format!(
@@ -533,11 +596,25 @@ pub async fn cleanup(
             "execution `{id}` is still running; cancel it first"
         )));
     }
-    let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
-    let jobs = state.drs.terminate(&instances).await?;
-    Ok(Json(
-        json!({"id": id, "terminating": instances.len(), "jobs": jobs}),
-    ))
+    if text(&execution, "stateMachineVersionArn").is_empty() {
+        let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
+        let jobs = state.drs.terminate(&instances).await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"id": id, "cleanup": {"status": "TERMINATING", "instances": instances.len(), "jobs": jobs}}),
+            ),
+        ));
+    }
+    match start_cleanup(&state, &id, &execution, &steps).await? {
+        Some(name) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id, "cleanup": {"status": "RUNNING", "execution": name}})),
+        )),
+        None => Err(ApiError::conflict(format!(
+            "a clean-up of execution `{id}` is already running"
+        ))),
+    }
 }
 
 pub async fn redrive(

@@ -37,6 +37,15 @@ pub trait RunStore: Send + Sync {
         status: &str,
         by: &str,
     ) -> Result<(), StoreError>;
+    /// Marks a drill's clean-up started by `execution`, in one conditional write: only
+    /// when none is running, or the one recorded as running is `stale` (it ended without
+    /// recording). False when another clean-up holds it.
+    async fn begin_cleanup(
+        &self,
+        name: &str,
+        execution: &str,
+        stale: Option<&str>,
+    ) -> Result<bool, StoreError>;
     async fn approvals(&self) -> Result<Vec<Item>, StoreError>;
     async fn approval(&self, id: &str) -> Result<Option<Item>, StoreError>;
     /// Records `user`'s vote, in one conditional write, if the approval is still pending
@@ -93,6 +102,8 @@ pub struct StartRecord<'a> {
     pub started_by: &'a str,
     /// The token the start's locks carry (cancel gives them back with it).
     pub lock_token: &'a str,
+    /// The run's poll interval; its clean-up execution polls at the same pace.
+    pub poll_seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -222,7 +233,7 @@ impl RunStore for Dynamo {
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
                  #m = :m, stateMachineArn = :a, startedBy = :b, planVersion = :v, lockToken = :k, \
-                 stateMachineVersionArn = :va, serverCount = :sc",
+                 stateMachineVersionArn = :va, serverCount = :sc, pollSeconds = :ps",
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#m", "mode")
@@ -237,6 +248,7 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":k", s(start.lock_token))
             .expression_attribute_values(":va", s(start.version_arn))
             .expression_attribute_values(":sc", AttributeValue::N(start.servers.len().to_string()))
+            .expression_attribute_values(":ps", AttributeValue::N(start.poll_seconds.to_string()))
             .send()
             .await
             .map(|_| ())
@@ -315,6 +327,45 @@ impl RunStore for Dynamo {
             .await
             .map(|_| ())
             .map_err(|e| backend(e.into_service_error()))
+    }
+
+    async fn begin_cleanup(
+        &self,
+        name: &str,
+        execution: &str,
+        stale: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let free = "attribute_not_exists(cleanup) OR cleanup <> :running";
+        let condition = match stale {
+            None => format!("attribute_exists(pk) AND ({free})"),
+            Some(_) => format!("attribute_exists(pk) AND ({free} OR cleanupExecution = :stale)"),
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}")))
+            .key("sk", s("EXECUTION"))
+            .update_expression(
+                "SET cleanup = :running, cleanupExecution = :e, cleanupStartedAt = :t REMOVE cleanedAt",
+            )
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":e", s(execution))
+            .expression_attribute_values(":t", s(&crate::now()));
+        if let Some(stale) = stale {
+            request = request.expression_attribute_values(":stale", s(stale));
+        }
+        match request.condition_expression(condition).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(backend(e))
+                }
+            }
+        }
     }
 
     async fn approvals(&self) -> Result<Vec<Item>, StoreError> {

@@ -37,15 +37,7 @@ pub fn emit_cleanup(ctx: &mut Ctx, key: &str, states: &mut States, next: Transit
                 .collect::<Vec<_>>()
         })
         .collect();
-    // A job still in flight may take as long as its unit's launch timeout.
-    let settle_seconds = ctx
-        .resolved
-        .units
-        .iter()
-        .map(|u| u.launch_timeout.as_secs())
-        .max()
-        .unwrap_or(0)
-        + TERMINATE_DEADLINE_SECONDS;
+    let settle_seconds = settle_seconds(ctx);
     let chunks: Vec<&[Value]> = launches.chunks(BATCHES_PER_CHUNK).collect();
     let total = chunks.len();
     let mut after = next;
@@ -56,7 +48,7 @@ pub fn emit_cleanup(ctx: &mut Ctx, key: &str, states: &mut States, next: Transit
             String::new()
         };
         let list = ctx.claim(&format!("Launches to clean up{part}"), key);
-        let (start, inner) = launch_processor(ctx, key, &part, settle_seconds);
+        let (start, inner) = launch_processor(ctx, key, &part, settle_seconds, false);
         let map = ctx.claim(&format!("Terminate drill instances{part}"), key);
         states.insert(
             list.clone(),
@@ -87,14 +79,54 @@ pub fn emit_cleanup(ctx: &mut Ctx, key: &str, states: &mut States, next: Transit
     after.target().map(str::to_owned).unwrap_or_default()
 }
 
-/// One launch batch: its last job, this run's or not, settled, then its instances
-/// terminated and waited for until DRS no longer lists them.
-fn launch_processor(ctx: &mut Ctx, key: &str, part: &str, settle_seconds: u64) -> (String, States) {
+/// The clean-up of a cancelled or finished run, from the job IDs its caller found
+/// (`$.input.jobs`: the jobs tagged with the run, listed after its machine stopped):
+/// each settled, then what it launched terminated.
+pub fn emit_run_cleanup(ctx: &mut Ctx, key: &str, states: &mut States, next: Transition) -> String {
+    let settle_seconds = settle_seconds(ctx);
+    let (start, inner) = launch_processor(ctx, key, " · run", settle_seconds, true);
+    let map = ctx.claim("Terminate the run's drill instances", key);
+    states.insert(
+        map.clone(),
+        inline_map(
+            "$.input.jobs",
+            json!({
+                "found": {"jobs.$": "States.Array($$.Map.Item.Value)", "elapsed": 0},
+                "run.$": "$.run",
+                "input.$": "$.input",
+                "tick.$": "$.tick",
+            }),
+            5,
+            branch(start, inner),
+            next,
+        ),
+    );
+    map
+}
+
+/// A job still in flight may take as long as its unit's launch timeout.
+fn settle_seconds(ctx: &Ctx) -> u64 {
+    ctx.resolved
+        .units
+        .iter()
+        .map(|u| u.launch_timeout.as_secs())
+        .max()
+        .unwrap_or(0)
+        + TERMINATE_DEADLINE_SECONDS
+}
+
+/// One launch batch: its last job (or, `from_jobs`, the job given at `$.found.jobs`),
+/// this run's or not, settled, then its instances terminated and waited for until DRS
+/// no longer lists them.
+fn launch_processor(
+    ctx: &mut Ctx,
+    key: &str,
+    part: &str,
+    settle_seconds: u64,
+    from_jobs: bool,
+) -> (String, States) {
     let mut states = States::new();
     let mut name = |base: &str| ctx.claim(&format!("{base}{part}"), key);
-    let last = name("Find last launch");
-    let launched = name("Launched?");
-    let never = name("Never launched");
     let not_ours = name("Another run's launch");
     let any = name("Any instances launched?");
     let none = name("No instances launched");
@@ -103,23 +135,6 @@ fn launch_processor(ctx: &mut Ctx, key: &str, part: &str, settle_seconds: u64) -
     let gone = name("Drill instances gone");
     let terminate = name("Terminate");
 
-    states.insert(
-        last.clone(),
-        State::Task(Task {
-            resource: Resource::sdk("drs", "describeSourceServers"),
-            parameters: Some(json!({"Filters": {"SourceServerIDs.$": "States.Array($.first)"}})),
-            // A wildcard path: an empty list when the server never launched.
-            result_selector: Some(json!({
-                "jobs.$": "$.Items[*].LifeCycle.LastLaunch.Initiated.JobID",
-                "elapsed": 0
-            })),
-            result_path: Some(ResultPath::at("$.found")),
-            retry: vec![transient_retry(Service::Drs)],
-            transition: Transition::next(&launched),
-            ..task_base()
-        }),
-    );
-    states.insert(never.clone(), succeed());
     states.insert(not_ours.clone(), succeed());
     states.insert(none.clone(), succeed());
     states.insert(gone.clone(), succeed());
@@ -171,16 +186,6 @@ fn launch_processor(ctx: &mut Ctx, key: &str, part: &str, settle_seconds: u64) -
                 .into(),
     };
     let settle_entry = settle.emit(&mut states);
-    states.insert(
-        launched,
-        choice(
-            vec![ChoiceRule::new(
-                Condition::IsPresent("$.found.jobs[0]".into(), true),
-                &settle_entry,
-            )],
-            Some(never),
-        ),
-    );
     states.insert(
         any,
         choice(
@@ -282,5 +287,53 @@ fn launch_processor(ctx: &mut Ctx, key: &str, part: &str, settle_seconds: u64) -
             ..task_base()
         }),
     );
-    (last, states)
+    let start = if from_jobs {
+        settle_entry
+    } else {
+        find_last_launch(ctx, key, part, &mut states, &settle_entry)
+    };
+    (start, states)
+}
+
+/// Where a launch batch's job comes from when the run may have lost its answer: the
+/// batch's first server names its last launch job.
+fn find_last_launch(
+    ctx: &mut Ctx,
+    key: &str,
+    part: &str,
+    states: &mut States,
+    settle_entry: &str,
+) -> String {
+    let mut name = |base: &str| ctx.claim(&format!("{base}{part}"), key);
+    let last = name("Find last launch");
+    let launched = name("Launched?");
+    let never = name("Never launched");
+    states.insert(never.clone(), succeed());
+    states.insert(
+        launched.clone(),
+        choice(
+            vec![ChoiceRule::new(
+                Condition::IsPresent("$.found.jobs[0]".into(), true),
+                settle_entry,
+            )],
+            Some(never),
+        ),
+    );
+    states.insert(
+        last.clone(),
+        State::Task(Task {
+            resource: Resource::sdk("drs", "describeSourceServers"),
+            parameters: Some(json!({"Filters": {"SourceServerIDs.$": "States.Array($.first)"}})),
+            // A wildcard path: an empty list when the server never launched.
+            result_selector: Some(json!({
+                "jobs.$": "$.Items[*].LifeCycle.LastLaunch.Initiated.JobID",
+                "elapsed": 0
+            })),
+            result_path: Some(ResultPath::at("$.found")),
+            retry: vec![transient_retry(Service::Drs)],
+            transition: Transition::next(&launched),
+            ..task_base()
+        }),
+    );
+    last
 }

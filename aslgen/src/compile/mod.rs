@@ -178,6 +178,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     let record_failure = ctx.claim("Record plan failure", plan_key);
     let drill_check = ctx.claim("Drill?", plan_key);
     let cleanup_box = ctx.claim("Clean up drill", "cleanup");
+    let run_cleanup_box = ctx.claim("Clean up the run's jobs", "cleanup");
     let cleanup_failed = ctx.claim("Cleanup failed", "cleanup");
     let cleaned = ctx.claim("Cleaned up", "cleanup");
     let note_cleanup_failed = ctx.claim("Note failed cleanup", "cleanup");
@@ -235,6 +236,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
     // cancelled run's own version): no waves, only that run's instances terminated.
     let mut cleanup_rule = vec![
         Condition::IsPresent("$.input.cleanupOf".into(), true),
+        Condition::IsPresent("$.input.jobs".into(), true),
         Condition::StringEquals("$.input.mode".into(), "DRILL".into()),
     ];
     cleanup_rule.extend(valid_poll());
@@ -287,7 +289,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             })),
             None,
             None,
-            Transition::next(&cleanup_box),
+            Transition::next(&run_cleanup_box),
         ),
     );
     let mut start = ctx.record_execution(
@@ -385,6 +387,22 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         wrap(
             cleanup_start,
             cleanup_states,
+            vec![ctx::catch_all(&cleanup_failed)],
+            Transition::next(&cleaned),
+        ),
+    );
+    let mut run_cleanup_states = States::new();
+    let run_cleanup_start = cleanup::emit_run_cleanup(
+        &mut ctx,
+        "cleanup",
+        &mut run_cleanup_states,
+        Transition::End,
+    );
+    states.insert(
+        run_cleanup_box,
+        wrap(
+            run_cleanup_start,
+            run_cleanup_states,
             vec![ctx::catch_all(&cleanup_failed)],
             Transition::next(&cleaned),
         ),

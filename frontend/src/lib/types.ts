@@ -150,6 +150,8 @@ export interface Execution {
   planVersion?: number;
   /** Optional groups that failed: a SUCCEEDED run with warnings. */
   warnings?: number;
+  /** A drill's clean-up: RUNNING, CLEAN (DRS lists none of its instances) or FAILED. */
+  cleanup?: "RUNNING" | "CLEAN" | "FAILED";
   /** The state machine version the run executed, compiled and published at its start. */
   stateMachineVersionArn?: string;
   /** How many servers its start resolved (the list: `GET /executions/{id}/servers`). */

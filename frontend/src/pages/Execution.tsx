@@ -84,15 +84,18 @@ export function ExecutionPage() {
             onAction={() => act.mutate({ path: `/executions/${e.id}/${confirm}` }, { onSettled: () => setConfirm(null) })} />
         }>
         {confirm === "cancel"
-          ? "The state machine stops at once and the plan's servers are released. Instances DRS has already launched keep running: a drill's can be cleaned up from this page afterwards; a recovery's stay, as they are your recovered workload."
-          : "Every drill recovery instance of this plan's servers is terminated through DRS. Replication is not affected."}
+          ? (e.mode === "DRILL"
+            ? "The state machine stops at once and the plan's servers are released. Then a clean-up waits for this drill's DRS jobs still in flight and terminates every instance they launched; the run shows Clean only when DRS lists none of them. Other runs' instances are never touched."
+            : "The state machine stops at once: nothing more is launched. Instances this recovery already launched keep running, as they are your recovered workload.")
+          : "Every drill instance this run's DRS jobs launched is terminated, and nothing else; the run shows Clean once DRS lists none of them. Replication is not affected."}
       </Modal>
       <Container>
-        <KeyValuePairs columns={5} items={[
+        <KeyValuePairs columns={e.mode === "DRILL" && e.cleanup ? 6 : 5} items={[
           { label: "Status", value: <span data-testid="execution-status"><RunStatus run={e} /></span> },
           { label: "Started", value: time(e.startedAt) },
           { label: "Started by", value: e.startedBy ?? "—" },
           { label: "Ended", value: time(e.endedAt) },
+          ...(e.mode === "DRILL" && e.cleanup ? [{ label: "Clean-up", value: <span data-testid="execution-cleanup">{({ RUNNING: "Terminating…", CLEAN: "Clean", FAILED: "Failed: instances may be left" } as Record<string, string>)[e.cleanup] ?? e.cleanup}</span> }] : []),
           { label: "Elapsed", value: formatSeconds(seconds(e.startedAt, e.endedAt ?? new Date().toISOString())) },
         ]} />
         {e.errorCause && <Box color="text-status-error">{e.errorName}: {e.errorCause}</Box>}
