@@ -60,6 +60,7 @@ pub fn large_plan(servers: usize, waves: usize) -> PlanDocument {
                     group: Some(format!("tier-{:02}-a", w + 1)),
                     server: None,
                     condition: Condition::Running,
+                    on_unmet: Default::default(),
                 }]
             } else {
                 Vec::new()

@@ -600,3 +600,98 @@ async fn a_busy_account_waits_for_drs_slots_and_cleans_up_when_none_free() {
     assert_eq!(env.live_drill_instances(), 0, "the failed drill leaked");
     env.stop().await;
 }
+
+/// `extra` fails to launch; `after` depends on it, `loose` depends on it but proceeds.
+const UNMET_PLAN: &str = r#"
+protectionGroups:
+  - {id: core, name: Core, servers: [s-0a1b2c3d4e5f6001b]}
+  - {id: extra, name: Extra, servers: [s-0a1b2c3d4e5f6001d]}
+  - {id: after, name: After, servers: [s-0a1b2c3d4e5f6001c]}
+  - {id: loose, name: Loose, servers: [s-0a1b2c3d4e5f6001e]}
+plan:
+  id: unmet
+  name: Unmet
+  defaults: {launchTimeout: 2m}
+  waves:
+    - name: One
+      groups:
+        - {group: core}
+        - {group: extra, criticality: optional}
+        - {group: after, criticality: CRITICALITY, dependsOn: [{group: extra, condition: launched}]}
+        - {group: loose, criticality: optional, dependsOn: [{group: extra, condition: launched, onUnmet: proceed}]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_optional_dependency_skips_its_dependents() {
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f6001d".into(),
+        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
+    );
+    let env = Env::start(Setup {
+        faults,
+        ..Setup::default()
+    })
+    .await;
+    let plan = UNMET_PLAN.replace("CRITICALITY", "optional");
+    let machine = env.deploy("drs-plan-unmet", &compile(&plan, None)).await;
+    let execution = env.start_execution(&machine, "skips", FAST).await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(
+        status,
+        ExecutionStatus::Succeeded,
+        "{error}: {cause}\n{}",
+        env.explain("skips").await
+    );
+    let records = env.records("skips").await;
+    assert_eq!(text(&records["STEP#w1.extra"], "status"), "FAILED");
+    let after = &records["STEP#w1.after"];
+    assert_eq!(text(after, "status"), "SKIPPED");
+    assert_eq!(
+        text(after, "errorName"),
+        aslgen::compile::errors::DEPENDENCY_UNMET
+    );
+    assert!(text(after, "errorCause").contains("`Extra` did not become launched"));
+    assert_eq!(text(&records["STEP#w1.loose"], "status"), "SUCCEEDED");
+    assert_eq!(text(&records["STEP#w1.core"], "status"), "SUCCEEDED");
+    // Two warnings: the failed group and the skipped one.
+    assert_eq!(text(&records["EXECUTION"], "warnings"), "2");
+    let launched: Vec<String> = env
+        .launches()
+        .iter()
+        .flat_map(|(_, c)| {
+            c.request["sourceServers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["sourceServerID"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !launched.contains(&"s-0a1b2c3d4e5f6001c".to_owned()),
+        "the skipped group launched: {launched:?}"
+    );
+
+    // A critical dependent that is skipped ends the plan, cleaned up.
+    env.sim().reset();
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f6001d".into(),
+        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
+    );
+    env.sim().set_faults(faults);
+    let plan = UNMET_PLAN.replace("CRITICALITY", "critical");
+    let machine = env
+        .deploy("drs-plan-unmet-critical", &compile(&plan, None))
+        .await;
+    let execution = env.start_execution(&machine, "stops", FAST).await;
+    let (status, _, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    let records = env.records("stops").await;
+    assert_eq!(text(&records["STEP#w1.after"], "status"), "SKIPPED");
+    assert_eq!(text(&records["STEP#w1.after"], "critical"), "true");
+    assert_eq!(text(&records["EXECUTION"], "status"), "FAILED");
+    assert_eq!(env.live_drill_instances(), 0);
+    env.stop().await;
+}

@@ -564,7 +564,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         pass(
             Some(json!({
                 "flag": " with warnings",
-                "text.$": "States.Format(' with warnings: {} optional group(s) failed', $.recorded.Item.warnings.N)",
+                "text.$": "States.Format(' with warnings: {} optional group(s) failed or were skipped', $.recorded.Item.warnings.N)",
             })),
             None,
             Some(ResultPath::at("$.note")),

@@ -11,7 +11,7 @@ use crate::asl::{
     Transition,
 };
 use crate::flow::{MAX_JOBS_IN_FLIGHT, MAX_SERVERS_IN_FLIGHT, MAX_SERVERS_PER_JOB, Segment};
-use crate::model::Criticality;
+use crate::model::{Criticality, OnUnmet};
 use crate::stepmap::StepEntry;
 use crate::validate::{Stage, Unit, UnitId};
 use serde_json::{Value, json};
@@ -121,6 +121,9 @@ pub fn emit_segment(
         let entry = emit_launch(ctx, unit, &mut inner, Transition::next(&done));
         after = Transition::next(entry);
     }
+    if segment.launches() {
+        after = Transition::next(emit_dependency_checks(ctx, unit, &mut inner, after));
+    }
     for &(awaited, stage) in awaits.iter().rev() {
         let entry = super::wait::emit_wait_for(
             ctx,
@@ -131,6 +134,28 @@ pub fn emit_segment(
             after,
         );
         after = Transition::next(entry);
+    }
+    // A later part of a split optional unit whose launch failed or was skipped has
+    // nothing to do: its failure was recorded (and counted) once.
+    if !segment.launches() && unit.criticality == Criticality::Optional {
+        let check = ctx.claim(&format!("Check launch outcome · {}", unit.label), &key);
+        let ended = ctx.claim(&format!("Launch failed or skipped? · {}", unit.label), &key);
+        let nothing = ctx.claim(&format!("Nothing more for {}", unit.label), &key);
+        let mut query = super::wait::record_query(ctx, unit, None, &["FAILED", "SKIPPED"]);
+        query.transition = Transition::next(&ended);
+        inner.insert(check.clone(), State::Task(query));
+        inner.insert(
+            ended,
+            choice(
+                vec![ChoiceRule::new(
+                    Condition::NumericGreaterThanEquals("$.dependency.count".into(), 1),
+                    &nothing,
+                )],
+                after.target().map(str::to_owned),
+            ),
+        );
+        inner.insert(nothing, pass(None, None, None, Transition::End));
+        after = Transition::next(check);
     }
     let start_at = after.target().map(str::to_owned).unwrap_or_default();
 
@@ -164,20 +189,97 @@ pub fn emit_segment(
             Transition::next(count)
         }
     };
+    let critical = json!({"BOOL": unit.criticality == Criticality::Critical});
+    let mut catches = Vec::new();
+    if segment.launches() && !unmet_checks(ctx, unit).is_empty() {
+        let record_skip = ctx.claim(&format!("Record skipped · {}", unit.label), &key);
+        let mut skipped = ctx.record(
+            &key,
+            Record::status("SKIPPED")
+                .ended()
+                .with_failure()
+                .with("critical", critical.clone()),
+        );
+        skipped.transition = failure_next.clone();
+        states.insert(record_skip.clone(), State::Task(skipped));
+        catches.push(Catch {
+            error_equals: vec![ErrorName::custom(errors::DEPENDENCY_UNMET)],
+            result_path: Some(ResultPath::at("$.failure")),
+            next: record_skip,
+        });
+    }
+    catches.push(catch_all(&record_failure));
     let mut record = ctx.record(
         &key,
-        Record::status("FAILED").ended().with_failure().with(
-            "critical",
-            json!({"BOOL": unit.criticality == Criticality::Critical}),
-        ),
+        Record::status("FAILED")
+            .ended()
+            .with_failure()
+            .with("critical", critical),
     );
     record.transition = failure_next;
     states.insert(record_failure.clone(), State::Task(record));
-    states.insert(
-        box_name.clone(),
-        wrap(start_at, inner, vec![catch_all(&record_failure)], next),
-    );
+    states.insert(box_name.clone(), wrap(start_at, inner, catches, next));
     box_name
+}
+
+/// The dependencies whose failure the unit must check before launching: optional units
+/// (a critical one that fails ends the plan) the unit does not `proceed` past.
+fn unmet_checks<'r>(ctx: &Ctx<'r>, unit: &Unit) -> Vec<(&'r Unit, Stage)> {
+    let resolved = ctx.resolved;
+    let mut checks: Vec<(&Unit, Stage)> = resolved
+        .all_edges
+        .iter()
+        .filter(|e| e.to == unit.id && e.on_unmet == OnUnmet::Skip)
+        .map(|e| (&resolved.units[e.from], e.stage))
+        .filter(|(from, _)| from.criticality == Criticality::Optional)
+        .collect();
+    checks.dedup_by_key(|(from, stage)| (from.id, *stage));
+    checks
+}
+
+/// Before launching: every optional dependency reached its condition, or the unit is
+/// skipped (`Dependency.Unmet`, recorded as SKIPPED; its criticality decides the rest).
+/// Returns the entry.
+fn emit_dependency_checks(
+    ctx: &mut Ctx,
+    unit: &Unit,
+    states: &mut States,
+    next: Transition,
+) -> String {
+    let mut after = next;
+    for (dependency, stage) in unmet_checks(ctx, unit).into_iter().rev() {
+        let label = format!("{} · {}", dependency.label, unit.label);
+        let check = ctx.claim(&format!("Check dependency {label}"), &unit.key);
+        let met = ctx.claim(&format!("Dependency met? {label}"), &unit.key);
+        let unmet = ctx.claim(&format!("Dependency not met {label}"), &unit.key);
+        let mut query = super::wait::record_query(ctx, dependency, Some(stage), &[]);
+        query.transition = Transition::next(&met);
+        states.insert(check.clone(), State::Task(query));
+        states.insert(
+            met,
+            choice(
+                vec![ChoiceRule::new(
+                    Condition::NumericGreaterThanEquals("$.dependency.count".into(), 1),
+                    after.target().unwrap_or_default(),
+                )],
+                Some(unmet.clone()),
+            ),
+        );
+        states.insert(
+            unmet,
+            fail(
+                errors::DEPENDENCY_UNMET,
+                format!(
+                    "`{}` did not become {}, so `{}` was skipped",
+                    dependency.label,
+                    stage.as_str(),
+                    unit.label
+                ),
+            ),
+        );
+        after = Transition::next(check);
+    }
+    after.target().map(str::to_owned).unwrap_or_default()
 }
 
 /// StartRecovery for every batch (rounds of at most 5 jobs / 500 servers), each polled

@@ -33,24 +33,6 @@ pub(super) fn emit_wait_for(
     if next.target().is_none() {
         states.insert(success.clone(), pass(None, None, None, Transition::End));
     }
-    let accepted: Vec<&'static str> = [Stage::Launched, Stage::Running, Stage::Healthy]
-        .into_iter()
-        .filter(|s| *s >= stage)
-        .map(stage_name)
-        .collect();
-    let mut values = serde_json::Map::new();
-    values.insert(
-        ":pk".into(),
-        json!({"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"}),
-    );
-    values.insert(":sk".into(), json!({"S": format!("STEP#{}", awaited.key)}));
-    values.insert(":failed".into(), json!({"S": "FAILED"}));
-    let mut placeholders = Vec::new();
-    for (i, name) in accepted.iter().enumerate() {
-        let placeholder = format!(":stage{i}");
-        values.insert(placeholder.clone(), json!({ "S": name }));
-        placeholders.push(placeholder);
-    }
     let poll = Poll {
         check_first: true,
         wait: ctx.claim(&format!("Wait for {label}"), &key),
@@ -66,26 +48,7 @@ pub(super) fn emit_wait_for(
                 awaited.label,
                 stage.as_str()
             )),
-            resource: Resource::sdk("dynamodb", "query"),
-            parameters: Some(json!({
-                "TableName": ctx.deployment.table,
-                "KeyConditionExpression": "pk = :pk AND sk = :sk",
-                "FilterExpression": format!("#stage IN ({}) OR #status = :failed", placeholders.join(", ")),
-                "ExpressionAttributeNames": {"#stage": "stage", "#status": "status"},
-                "ExpressionAttributeValues": values,
-                "Select": "COUNT",
-            })),
-            result_selector: Some(json!({"count.$": "$.Count"})),
-            result_path: Some(ResultPath::at("$.dependency")),
-            retry: vec![Retry::backoff(
-                vec![
-                    ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
-                    ErrorName::custom("DynamoDb.ThrottlingException"),
-                    ErrorName::custom("DynamoDb.InternalServerErrorException"),
-                ],
-                6,
-            )],
-            ..task_base()
+            ..record_query(ctx, awaited, Some(stage), &["FAILED", "SKIPPED"])
         },
         rules: vec![ChoiceRule::new(
             Condition::NumericGreaterThanEquals("$.dependency.count".into(), 1),
@@ -110,6 +73,74 @@ pub(super) fn emit_wait_for(
         ),
     );
     start
+}
+
+/// Counts (at `$.dependency.count`, 0 or 1) whether `unit`'s progress record has reached
+/// `stage` (or a later one) or holds one of `statuses`.
+pub(super) fn record_query(
+    ctx: &Ctx,
+    unit: &Unit,
+    stage: Option<Stage>,
+    statuses: &[&str],
+) -> Task {
+    let mut values = serde_json::Map::new();
+    values.insert(
+        ":pk".into(),
+        json!({"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"}),
+    );
+    values.insert(":sk".into(), json!({"S": format!("STEP#{}", unit.key)}));
+    let mut names = serde_json::Map::new();
+    let mut filters = Vec::new();
+    if let Some(stage) = stage {
+        let accepted: Vec<String> = [Stage::Launched, Stage::Running, Stage::Healthy]
+            .into_iter()
+            .filter(|s| *s >= stage)
+            .enumerate()
+            .map(|(i, s)| {
+                let placeholder = format!(":stage{i}");
+                values.insert(placeholder.clone(), json!({ "S": stage_name(s) }));
+                placeholder
+            })
+            .collect();
+        names.insert("#stage".into(), json!("stage"));
+        filters.push(format!("#stage IN ({})", accepted.join(", ")));
+    }
+    if !statuses.is_empty() {
+        let listed: Vec<String> = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, status)| {
+                let placeholder = format!(":status{i}");
+                values.insert(placeholder.clone(), json!({ "S": status }));
+                placeholder
+            })
+            .collect();
+        names.insert("#status".into(), json!("status"));
+        filters.push(format!("#status IN ({})", listed.join(", ")));
+    }
+    Task {
+        resource: Resource::sdk("dynamodb", "query"),
+        parameters: Some(json!({
+            "TableName": ctx.deployment.table,
+            "KeyConditionExpression": "pk = :pk AND sk = :sk",
+            "FilterExpression": filters.join(" OR "),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "Select": "COUNT",
+            "ConsistentRead": true,
+        })),
+        result_selector: Some(json!({"count.$": "$.Count"})),
+        result_path: Some(ResultPath::at("$.dependency")),
+        retry: vec![Retry::backoff(
+            vec![
+                ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
+                ErrorName::custom("DynamoDb.ThrottlingException"),
+                ErrorName::custom("DynamoDb.InternalServerErrorException"),
+            ],
+            6,
+        )],
+        ..task_base()
+    }
 }
 
 /// The `stage` value progress records hold for a stage.

@@ -178,6 +178,28 @@ pub struct Dependency {
     pub server: Option<String>,
     #[serde(default)]
     pub condition: Condition,
+    /// What the dependent does when the dependency ended without reaching `condition`
+    /// (an optional group that failed or was skipped).
+    #[serde(default, skip_serializing_if = "OnUnmet::is_skip")]
+    pub on_unmet: OnUnmet,
+}
+
+/// A dependency is a promise: unmet, the dependent is skipped (and its own criticality
+/// decides whether the plan goes on), unless the dependency says `proceed`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum OnUnmet {
+    #[default]
+    Skip,
+    Proceed,
+}
+
+impl OnUnmet {
+    fn is_skip(&self) -> bool {
+        *self == OnUnmet::Skip
+    }
 }
 
 /// How far a dependency must have got. Ordered: each implies the ones before it.

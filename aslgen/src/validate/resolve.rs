@@ -4,8 +4,8 @@
 use super::{MAX_PLAN_SERVERS, Problems, fields, graph};
 use crate::inventory::Inventory;
 use crate::model::{
-    Condition, Criticality, Dependency, DrillCleanup, Duration, HealthProbe, PlanDocument, Step,
-    Wave,
+    Condition, Criticality, Dependency, DrillCleanup, Duration, HealthProbe, OnUnmet, PlanDocument,
+    Step, Wave,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -76,6 +76,7 @@ pub struct DepEdge {
     pub from: UnitId,
     pub stage: Stage,
     pub to: UnitId,
+    pub on_unmet: OnUnmet,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -337,6 +338,7 @@ pub(super) fn resolve(
                             from: target,
                             stage: dep.condition,
                             to: dependent,
+                            on_unmet: dep.on_unmet,
                         });
                     }
                 }

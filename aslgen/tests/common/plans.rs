@@ -138,17 +138,24 @@ pub fn valid_plan(seed: u64) -> PlanDocument {
                 if condition == Condition::Healthy && !target_health {
                     condition = Condition::Running;
                 }
+                let on_unmet = if rng.chance(20) {
+                    aslgen::model::OnUnmet::Proceed
+                } else {
+                    aslgen::model::OnUnmet::Skip
+                };
                 let dep = if rng.chance(25) {
                     Dependency {
                         group: None,
                         server: Some(rng.pick(&target_servers).clone()),
                         condition,
+                        on_unmet,
                     }
                 } else {
                     Dependency {
                         group: Some(target),
                         server: None,
                         condition,
+                        on_unmet,
                     }
                 };
                 if rng.chance(20) {
@@ -245,6 +252,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                 group: Some(own),
                 server: None,
                 condition: Condition::Launched,
+                on_unmet: Default::default(),
             });
             "self dependency"
         }
@@ -297,6 +305,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                 group: Some("late".into()),
                 server: None,
                 condition: Condition::Launched,
+                on_unmet: Default::default(),
             });
             "dependency on a later wave"
         }
@@ -310,6 +319,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                     group: Some("cyc-b".into()),
                     server: None,
                     condition: Condition::Launched,
+                    on_unmet: Default::default(),
                 }],
                 steps: vec![],
                 launch_timeout: None,
@@ -323,6 +333,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                     group: Some("cyc-a".into()),
                     server: None,
                     condition: Condition::Running,
+                    on_unmet: Default::default(),
                 }],
                 steps: vec![],
                 launch_timeout: None,

@@ -16,6 +16,8 @@ const KINDS: Record<string, StatusIndicatorProps.Type> = {
   TIMED_OUT: "error",
   REJECTED: "error",
   CLEANUP_FAILED: "warning",
+  SKIPPED: "stopped",
+  PAUSED: "pending",
   ABORTED: "stopped",
   CANCELLED: "stopped",
   EXPIRED: "stopped",
@@ -30,7 +32,7 @@ export function Status({ value }: { value: string | undefined }) {
 export function RunStatus({ run }: { run: { status?: string; warnings?: number } }) {
   if (run.status === "SUCCEEDED" && (run.warnings ?? 0) > 0) {
     const n = run.warnings ?? 0;
-    return <StatusIndicator type="warning">succeeded with warnings ({n} optional group{n === 1 ? "" : "s"} failed)</StatusIndicator>;
+    return <StatusIndicator type="warning">succeeded with warnings ({n} optional group{n === 1 ? "" : "s"} failed or skipped)</StatusIndicator>;
   }
   return <Status value={run.status} />;
 }

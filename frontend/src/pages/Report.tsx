@@ -55,7 +55,7 @@ export function ReportPage() {
           Execution {e.id} of plan {e.planId} version {plan.data.version}
           {e.planVersion ? "" : " (the current version: this execution did not record which it ran)"}, started by {e.startedBy ?? "—"}
           {e.stoppedBy ? `, stopped by ${e.stoppedBy}` : ""}; {time(e.startedAt)} to {time(e.endedAt)}: <strong>{e.status}</strong>
-          {e.status === "SUCCEEDED" && (e.warnings ?? 0) > 0 ? <strong data-testid="warnings"> with warnings: {e.warnings} optional group(s) failed</strong> : null}.
+          {e.status === "SUCCEEDED" && (e.warnings ?? 0) > 0 ? <strong data-testid="warnings"> with warnings: {e.warnings} optional group(s) failed or were skipped</strong> : null}.
           Measured recovery time <strong data-testid="measured">{formatSeconds(report.totalSeconds)}</strong> against an RTO of {formatSeconds(report.rtoSeconds)}: {verdict}.
         </p>
         {e.stateMachineVersionArn && (
