@@ -103,8 +103,12 @@ pub fn routes(state: AppState) -> Router {
             post(routes::executions::cleanup),
         )
         .route(
-            "/api/executions/{id}/redrive",
-            post(routes::executions::redrive),
+            "/api/executions/{id}/pause",
+            post(routes::executions::pause),
+        )
+        .route(
+            "/api/executions/{id}/resume",
+            post(routes::executions::resume),
         )
         .route("/api/approvals", get(routes::approvals::list))
         .route(

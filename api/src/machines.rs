@@ -151,7 +151,6 @@ pub trait Runs: Send + Sync {
     async fn status(&self, execution_arn: &str) -> Result<Option<String>, ApiError>;
     async fn approve(&self, token: &str, output: &str) -> Result<(), CallbackError>;
     async fn reject(&self, token: &str, error: &str, cause: &str) -> Result<(), CallbackError>;
-    async fn redrive(&self, execution_arn: &str) -> Result<(), ApiError>;
 }
 
 /// Why a task token's answer did not land.
@@ -249,15 +248,5 @@ impl Runs for Sfn {
             .await
             .map(|_| ())
             .map_err(|e| callback_error("SendTaskFailure", e.into_service_error()))
-    }
-
-    async fn redrive(&self, execution_arn: &str) -> Result<(), ApiError> {
-        self.client
-            .redrive_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sfn_error("RedriveExecution", e.into_service_error()))
     }
 }

@@ -73,11 +73,8 @@ pub fn rules() -> Vec<Rule> {
             "/api/executions/{id}/cleanup",
             Some(OPERATORS),
         ),
-        rule(
-            Method::POST,
-            "/api/executions/{id}/redrive",
-            Some(OPERATORS),
-        ),
+        rule(Method::POST, "/api/executions/{id}/pause", Some(OPERATORS)),
+        rule(Method::POST, "/api/executions/{id}/resume", Some(OPERATORS)),
         rule(Method::GET, "/api/approvals", Some(APPROVERS)),
         rule(Method::GET, "/api/approvals/{id}", Some(EVERYONE)),
         rule(Method::POST, "/api/approvals/{id}", Some(APPROVERS)),

@@ -3,3 +3,4 @@
 
 pub mod approvals;
 pub mod locks;
+pub mod pause;

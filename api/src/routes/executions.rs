@@ -1,5 +1,5 @@
 //! Executions: a pre-flight readiness report, enforced; one active execution per plan and
-//! per server (locks); the execution's own records; cancel, clean up, redrive.
+//! per server (locks); the execution's own records; cancel, clean up, pause, resume.
 
 use super::groups::{body, store_error};
 use super::records::{item, text};
@@ -617,21 +617,30 @@ pub async fn cleanup(
     }
 }
 
-pub async fn redrive(
+pub async fn pause(
     State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (execution, _) = load(&state, &id).await?;
-    let arn = execution_arn(&execution, &id);
-    match state.runs.status(&arn).await?.as_deref() {
-        Some("FAILED") | Some("TIMED_OUT") | Some("ABORTED") => {}
-        other => {
-            return Err(ApiError::conflict(format!(
-                "only a failed, timed-out or aborted execution can be redriven; `{id}` is {}",
-                other.unwrap_or("unknown")
-            )));
-        }
-    }
-    state.runs.redrive(&arn).await?;
-    Ok(Json(json!({"id": id, "status": "RUNNING"})))
+    crate::domain::pause::pause(&*state.records, &id, &principal.user).await?;
+    Ok(Json(
+        json!({"id": id, "status": "PAUSING", "message": "the run finishes the steps in flight and waits before its next wave"}),
+    ))
+}
+
+pub async fn resume(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::domain::pause::Resumed;
+    let resumed =
+        crate::domain::pause::resume(&*state.records, &*state.runs, &id, &principal.user).await?;
+    let message = match resumed {
+        Resumed::Released => "the run goes on with its next wave",
+        Resumed::Withdrawn => "the pause was withdrawn before the run reached a wave boundary",
+    };
+    Ok(Json(
+        json!({"id": id, "status": "RUNNING", "message": message}),
+    ))
 }

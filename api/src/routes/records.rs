@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
-const HIDDEN: [&str; 4] = ["pk", "sk", "taskToken", "lockToken"];
+const HIDDEN: [&str; 5] = ["pk", "sk", "taskToken", "lockToken", "pauseToken"];
 
 pub fn value(v: &AttributeValue) -> Value {
     match v {

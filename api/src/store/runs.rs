@@ -46,6 +46,20 @@ pub trait RunStore: Send + Sync {
         execution: &str,
         stale: Option<&str>,
     ) -> Result<bool, StoreError>;
+    /// Asks a running run to pause at its next wave boundary, in one conditional write;
+    /// false when it is not running or a pause is already asked.
+    async fn request_pause(&self, name: &str, by: &str) -> Result<bool, StoreError>;
+    /// Ends a pause, in one conditional write: with `token`, only while the run waits at a
+    /// boundary with that token; without, only while it has not reached one. False when
+    /// the condition failed.
+    async fn end_pause(
+        &self,
+        name: &str,
+        by: &str,
+        token: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Puts back a pause whose resume Step Functions did not take.
+    async fn restore_pause(&self, name: &str, token: &str) -> Result<bool, StoreError>;
     async fn approvals(&self) -> Result<Vec<Item>, StoreError>;
     async fn approval(&self, id: &str) -> Result<Option<Item>, StoreError>;
     /// Records `user`'s vote, in one conditional write, if the approval is still pending
@@ -355,17 +369,78 @@ impl RunStore for Dynamo {
         if let Some(stale) = stale {
             request = request.expression_attribute_values(":stale", s(stale));
         }
-        match request.condition_expression(condition).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(backend(e))
-                }
-            }
-        }
+        conditional(request.condition_expression(condition).send().await)
+    }
+
+    async fn request_pause(&self, name: &str, by: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}")))
+            .key("sk", s("EXECUTION"))
+            .update_expression("SET pauseRequested = :t, pauseRequestedBy = :b")
+            .condition_expression("#s = :running AND attribute_not_exists(pauseRequested)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":t", s(&crate::now()))
+            .expression_attribute_values(":b", s(by))
+            .send()
+            .await;
+        conditional(out)
+    }
+
+    async fn end_pause(
+        &self,
+        name: &str,
+        by: &str,
+        token: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}")))
+            .key("sk", s("EXECUTION"))
+            .expression_attribute_values(":b", s(by))
+            .expression_attribute_values(":t", s(&crate::now()));
+        let request = match token {
+            Some(token) => request
+                .update_expression(
+                    "SET #s = :running, resumedBy = :b, resumedAt = :t REMOVE pauseRequested, pauseToken",
+                )
+                .condition_expression("pauseToken = :token")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":running", s("RUNNING"))
+                .expression_attribute_values(":token", s(token)),
+            None => request
+                .update_expression("SET resumedBy = :b, resumedAt = :t REMOVE pauseRequested")
+                .condition_expression(
+                    "attribute_exists(pauseRequested) AND attribute_not_exists(pauseToken)",
+                ),
+        };
+        conditional(request.send().await)
+    }
+
+    async fn restore_pause(&self, name: &str, token: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("EXEC#{name}")))
+            .key("sk", s("EXECUTION"))
+            .update_expression(
+                "SET #s = :paused, pauseToken = :token, pauseRequested = :t REMOVE resumedBy, resumedAt",
+            )
+            .condition_expression("attribute_not_exists(pauseToken) AND #s = :running")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":paused", s("PAUSED"))
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":t", s(&crate::now()))
+            .send()
+            .await;
+        conditional(out)
     }
 
     async fn approvals(&self) -> Result<Vec<Item>, StoreError> {
@@ -508,5 +583,27 @@ impl Dynamo {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
         })
+    }
+}
+
+/// A conditional write's outcome: false when its condition failed.
+fn conditional<T>(
+    out: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    >,
+) -> Result<bool, StoreError> {
+    match out {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = e.into_service_error();
+            if e.is_conditional_check_failed_exception() {
+                Ok(false)
+            } else {
+                Err(backend(e))
+            }
+        }
     }
 }

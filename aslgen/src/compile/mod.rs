@@ -4,6 +4,7 @@
 mod cleanup;
 pub(crate) mod ctx;
 mod health;
+mod pause;
 mod ssm;
 mod steps;
 mod unit;
@@ -342,6 +343,12 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             &mut body,
             Transition::next(name),
         );
+        if wave.index > 0 {
+            let entry = after.target().map(str::to_owned).unwrap_or_default();
+            after = Transition::next(pause::emit_pause_check(
+                &mut ctx, wave.index, &mut body, entry,
+            ));
+        }
     }
     reports.reverse();
     let body_start = after.target().map(str::to_owned).unwrap_or_default();

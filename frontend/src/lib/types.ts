@@ -152,6 +152,10 @@ export interface Execution {
   warnings?: number;
   /** A drill's clean-up: RUNNING, CLEAN (DRS lists none of its instances) or FAILED. */
   cleanup?: "RUNNING" | "CLEAN" | "FAILED";
+  /** Set while a pause is asked (status stays RUNNING until the next wave boundary). */
+  pauseRequested?: string;
+  /** The wave (1-based) a PAUSED run waits before. */
+  pausedBefore?: number;
   /** The state machine version the run executed, compiled and published at its start. */
   stateMachineVersionArn?: string;
   /** How many servers its start resolved (the list: `GET /executions/{id}/servers`). */

@@ -68,7 +68,9 @@ export function ExecutionPage() {
         actions={
           <SpaceBetween direction="horizontal" size="xs">
             <Button onClick={() => navigate(`/executions/${e.id}/report`)}>Report</Button>
-            {can.operate && e.status === "RUNNING" && <Button onClick={() => setConfirm("cancel")}>Cancel execution</Button>}
+            {can.operate && e.status === "RUNNING" && !e.pauseRequested && <Button data-testid="pause" onClick={() => act.mutate({ path: `/executions/${e.id}/pause` })}>Pause</Button>}
+            {can.operate && (e.status === "PAUSED" || (e.status === "RUNNING" && e.pauseRequested)) && <Button data-testid="resume" variant="primary" onClick={() => act.mutate({ path: `/executions/${e.id}/resume` })}>Resume</Button>}
+            {can.operate && (e.status === "RUNNING" || e.status === "PAUSED") && <Button onClick={() => setConfirm("cancel")}>Cancel execution</Button>}
             {can.operate && e.mode === "DRILL" && e.status !== "RUNNING" && <Button onClick={() => setConfirm("cleanup")}>Clean up</Button>}
           </SpaceBetween>
         }>
@@ -99,6 +101,8 @@ export function ExecutionPage() {
           { label: "Elapsed", value: formatSeconds(seconds(e.startedAt, e.endedAt ?? new Date().toISOString())) },
         ]} />
         {e.errorCause && <Box color="text-status-error">{e.errorName}: {e.errorCause}</Box>}
+        {e.status === "PAUSED" && <Box data-testid="paused-note">Paused before wave {e.pausedBefore}: nothing more launches until someone resumes it. Cancel still works.</Box>}
+        {e.status === "RUNNING" && e.pauseRequested && <Box>Pausing: the steps in flight finish, then the run waits before its next wave.</Box>}
       </Container>
       {mine.map((a) => (
         <Container key={a.approvalId} header={<Header variant="h2">Waiting for approval: {a.title ?? "approval"}</Header>}>

@@ -1,0 +1,175 @@
+//! Controlling a run through the API over the real wire (moto + drs-sim): pause and
+//! resume at a wave boundary, re-run of a failed run.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use system_tests::{Api, Env, wait_for};
+
+const SERVERS: [&str; 3] = [
+    "s-0a1b2c3d4e5f60016",
+    "s-0a1b2c3d4e5f60017",
+    "s-0a1b2c3d4e5f60018",
+];
+
+/// Three one-server groups, a plan of three waves in that order.
+async fn three_waves(api: &Api, plan: &str, mode_extras: Value) {
+    for (i, server) in SERVERS.iter().enumerate() {
+        let (status, body) = api
+            .call(
+                Some("PlanAuthor"),
+                Method::POST,
+                "/api/protection-groups",
+                Some(json!({"id": format!("g{i}"), "name": format!("G{i}"), "servers": [server]})),
+            )
+            .await;
+        assert!(status == 201 || status == 409, "{body}");
+    }
+    let mut doc = json!({"id": plan, "name": plan, "waves": (0..3)
+        .map(|i| json!({"name": format!("W{}", i + 1), "groups": [{"group": format!("g{i}")}]}))
+        .collect::<Vec<_>>()});
+    if let (Some(doc), Some(extras)) = (doc.as_object_mut(), mode_extras.as_object()) {
+        doc.extend(extras.clone());
+    }
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": doc})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Servers StartRecovery was called with for one execution.
+fn launched(env: &Env, execution: &str) -> Vec<String> {
+    env.launches()
+        .into_iter()
+        .filter(|(_, call)| {
+            call.job_id.is_some() && call.request["tags"]["drsOrchestratorExecution"] == execution
+        })
+        .flat_map(|(_, call)| {
+            call.request["sourceServers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["sourceServerID"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+async fn start(api: &Api, plan: &str) -> String {
+    let (status, started) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/plans/{plan}/executions"),
+            Some(json!({"mode": "DRILL", "pollSeconds": 1})),
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    started["id"].as_str().expect("id").to_owned()
+}
+
+/// Twenty identical requests at once; their statuses.
+async fn race(api: &Api, path: &str) -> Vec<u16> {
+    let calls = (0..20).map(|_| api.call(Some("Operator"), Method::POST, path, None));
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_waits_at_the_next_wave_boundary_until_resumed() {
+    let env = Env::start(system_tests::Setup::default()).await;
+    let api = env.start_api().await;
+    three_waves(&api, "paused", json!({})).await;
+    let id = start(&api, "paused").await;
+    let path = format!("/api/executions/{id}");
+
+    // Twenty operators press Pause during wave 1: one request is taken.
+    let statuses = race(&api, &format!("{path}/pause")).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    let paused = wait_for(&api, "Viewer", &path, |r| r["status"] == "PAUSED").await;
+    assert_eq!(paused["pausedBefore"], 2, "{paused}");
+    assert!(
+        paused.get("pauseToken").is_none(),
+        "the task token is never shown"
+    );
+    assert_eq!(launched(&env, &id), vec![SERVERS[0].to_owned()]);
+    // Paused means paused: nothing launches while it waits.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(launched(&env, &id), vec![SERVERS[0].to_owned()]);
+    let (_, record) = api.get("Viewer", &path).await;
+    assert_eq!(
+        (record["status"].clone(), record["engineStatus"].clone()),
+        (json!("PAUSED"), json!("RUNNING")),
+        "{record}"
+    );
+
+    // Twenty resumes: one releases the run.
+    let statuses = race(&api, &format!("{path}/resume")).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let done = wait_for(&api, "Viewer", &path, |r| {
+        r["engineStatus"] != "RUNNING" && r["status"] != "RUNNING" && r["status"] != "PAUSED"
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(
+        launched(&env, &id).into_iter().collect::<BTreeSet<_>>(),
+        SERVERS.iter().map(|s| s.to_string()).collect()
+    );
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("{path}/resume"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+
+    // Cancel works while paused, and the drill is cleaned up.
+    let id = start(&api, "paused").await;
+    let path = format!("/api/executions/{id}");
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("{path}/pause"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for(&api, "Viewer", &path, |r| r["status"] == "PAUSED").await;
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("{path}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ended = wait_for(&api, "Viewer", &path, |r| r["cleanup"] == "CLEAN").await;
+    assert_eq!(ended["status"], "CANCELLED", "{ended}");
+    assert_eq!(env.live_drill_instances(), 0);
+    env.stop().await;
+}
