@@ -103,6 +103,10 @@ pub fn routes(state: AppState) -> Router {
             post(routes::executions::cleanup),
         )
         .route(
+            "/api/executions/{id}/rerun",
+            post(routes::executions::rerun),
+        )
+        .route(
             "/api/executions/{id}/pause",
             post(routes::executions::pause),
         )

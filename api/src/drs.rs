@@ -47,6 +47,9 @@ pub trait SourceServers: Send + Sync {
         since: &str,
         recorded_jobs: &[String],
     ) -> Result<Vec<String>, ApiError>;
+    /// Of the recovery instances these jobs launched: how many, and how many DRS still
+    /// lists and is not terminating (what a re-run may adopt).
+    async fn launched_alive(&self, job_ids: &[String]) -> Result<(usize, usize), ApiError>;
     /// (active jobs, servers in active jobs), for the pre-flight quota check.
     async fn active_load(&self) -> Result<(usize, usize), ApiError>;
     /// A DRS job's log: `{at, event, sourceServerId?, targetInstanceId?}` items.
@@ -190,6 +193,41 @@ impl SourceServers for Drs {
             .collect())
     }
 
+    async fn launched_alive(&self, job_ids: &[String]) -> Result<(usize, usize), ApiError> {
+        use aws_sdk_drs::types::{DescribeJobsRequestFilters, LaunchStatus};
+        let mut launched = Vec::new();
+        for chunk in job_ids.chunks(100) {
+            let mut token = None;
+            loop {
+                let page = self
+                    .0
+                    .describe_jobs()
+                    .filters(
+                        DescribeJobsRequestFilters::builder()
+                            .set_job_ids(Some(chunk.to_vec()))
+                            .build(),
+                    )
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
+                launched.extend(
+                    page.items()
+                        .iter()
+                        .flat_map(|job| job.participating_servers())
+                        .filter(|s| s.launch_status() == Some(&LaunchStatus::Launched))
+                        .filter_map(|s| s.recovery_instance_id().map(str::to_owned)),
+                );
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        let alive = self.existing_instances(&launched, false).await?;
+        Ok((launched.len(), alive.len()))
+    }
+
     async fn job_log(&self, job_id: &str) -> Result<Vec<serde_json::Value>, ApiError> {
         let mut out = Vec::new();
         let mut token = None;
@@ -319,6 +357,16 @@ impl Drs {
 
     /// Which of these recovery instances still exist as drill instances.
     async fn existing_drill_instances(&self, ids: &[String]) -> Result<Vec<String>, ApiError> {
+        self.existing_instances(ids, true).await
+    }
+
+    /// Those of `ids` DRS still lists and is not terminating (drill instances only, when
+    /// `drill_only`).
+    async fn existing_instances(
+        &self,
+        ids: &[String],
+        drill_only: bool,
+    ) -> Result<Vec<String>, ApiError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(200) {
             let mut token = None;
@@ -338,7 +386,13 @@ impl Drs {
                 out.extend(
                     page.items()
                         .iter()
-                        .filter(|r| r.is_drill() == Some(true))
+                        .filter(|r| !drill_only || r.is_drill() == Some(true))
+                        .filter(|r| {
+                            !matches!(
+                                r.ec2_instance_state().map(|s| s.as_str()),
+                                Some("SHUTTING-DOWN" | "TERMINATED" | "NOT_FOUND")
+                            )
+                        })
                         .filter_map(|r| r.recovery_instance_id().map(str::to_owned)),
                 );
                 token = page.next_token;

@@ -73,6 +73,7 @@ pub fn rules() -> Vec<Rule> {
             "/api/executions/{id}/cleanup",
             Some(OPERATORS),
         ),
+        rule(Method::POST, "/api/executions/{id}/rerun", Some(OPERATORS)),
         rule(Method::POST, "/api/executions/{id}/pause", Some(OPERATORS)),
         rule(Method::POST, "/api/executions/{id}/resume", Some(OPERATORS)),
         rule(Method::GET, "/api/approvals", Some(APPROVERS)),

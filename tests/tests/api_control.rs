@@ -173,3 +173,100 @@ async fn a_paused_run_waits_at_the_next_wave_boundary_until_resumed() {
     assert_eq!(env.live_drill_instances(), 0);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_adopts_what_the_failed_run_recovered_and_launches_the_rest() {
+    let env = Env::start(system_tests::Setup::default()).await;
+    let api = env.start_api().await;
+    three_waves(&api, "again", json!({})).await;
+    // Wave 2's server fails to launch: a real recovery fails there, wave 1 recovered.
+    let mut faults = system_tests::Faults::default();
+    faults.servers.insert(
+        SERVERS[1].into(),
+        serde_json::from_str(r#"{"launch": "fail"}"#).expect("fault"),
+    );
+    env.sim().set_faults(faults);
+    let recovery = json!({"mode": "RECOVERY", "confirm": "again", "pollSeconds": 1});
+    let (status, started) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            "/api/plans/again/executions",
+            Some(recovery),
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let first = started["id"].as_str().expect("id").to_owned();
+    let failed = wait_for(&api, "Viewer", &format!("/api/executions/{first}"), |r| {
+        r["status"] == "FAILED" && r["engineStatus"] != "RUNNING"
+    })
+    .await;
+    assert_eq!(failed["mode"], "RECOVERY");
+    assert_eq!(
+        launched(&env, &first),
+        vec![SERVERS[0].to_owned(), SERVERS[1].to_owned()]
+    );
+
+    // The fault is fixed; a re-run needs the typed confirmation like any recovery.
+    env.sim().set_faults(system_tests::Faults::default());
+    let path = format!("/api/executions/{first}/rerun");
+    let (status, body) = api
+        .call(Some("Operator"), Method::POST, &path, Some(json!({})))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = api
+        .call(
+            Some("Viewer"),
+            Method::POST,
+            &path,
+            Some(json!({"confirm": "again"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, rerun) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &path,
+            Some(json!({"confirm": "again"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rerun}");
+    assert_eq!(rerun["adopted"], json!(["w1.g0"]), "{rerun}");
+    assert_eq!(
+        rerun["stateMachineVersionArn"], failed["stateMachineVersionArn"],
+        "the same version runs again"
+    );
+    let second = rerun["id"].as_str().expect("id").to_owned();
+    let done = wait_for(&api, "Viewer", &format!("/api/executions/{second}"), |r| {
+        r["status"] != "RUNNING" && r["engineStatus"] != "RUNNING" && !r["status"].is_null()
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["rerunOf"], first.as_str());
+    let steps = done["steps"].as_array().expect("steps");
+    let adopted = steps.iter().find(|s| s["key"] == "w1.g0").expect("w1.g0");
+    assert_eq!(
+        (adopted["status"].clone(), adopted["adopted"].clone()),
+        (json!("SUCCEEDED"), json!(true)),
+        "{adopted}"
+    );
+    // Only the failed server is launched twice across the two runs.
+    assert_eq!(
+        launched(&env, &second),
+        vec![SERVERS[1].to_owned(), SERVERS[2].to_owned()]
+    );
+    let (_, earlier) = api.get("Viewer", &format!("/api/executions/{first}")).await;
+    assert_eq!(earlier["rerunBy"], second.as_str(), "{earlier}");
+    // A succeeded run is not re-run.
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("/api/executions/{second}/rerun"),
+            Some(json!({"confirm": "again"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    env.stop().await;
+}

@@ -4,3 +4,4 @@
 pub mod approvals;
 pub mod locks;
 pub mod pause;
+pub mod start;

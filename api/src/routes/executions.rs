@@ -5,10 +5,9 @@ use super::groups::{body, store_error};
 use super::records::{item, text};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::domain::locks::{self, Held};
+use crate::domain::start;
 use crate::error::{ApiError, Detail};
 use crate::plans::{build, build_with};
-use crate::store::{LockHolder, StartRecord};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -106,22 +105,6 @@ fn default_mode() -> String {
     "DRILL".into()
 }
 
-fn execution_name(plan: &str, mode: &str) -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
-    let salt = now.nanosecond() % 10_000;
-    let name = format!("{plan}-{}-{stamp}-{salt:04}", mode.to_lowercase());
-    name.chars().take(80).collect()
-}
-
 pub async fn start(
     State(state): State<Arc<AppState>>,
     principal: axum::Extension<Principal>,
@@ -196,80 +179,37 @@ async fn start_run(
         });
     }
 
-    let name = execution_name(&plan.id, &input.mode);
-    let machine_arn = state.machines.arn(&built.compiled.name);
-    let execution_arn = format!(
-        "{}:{name}",
-        machine_arn.replace(":stateMachine:", ":execution:")
-    );
-    let keys: Vec<String> = std::iter::once(format!("PLAN#{}", plan.id))
-        .chain(servers.iter().map(|s| format!("SERVER#{s}")))
-        .collect();
-    let me = LockHolder {
-        execution: execution_arn.clone(),
-        token: crate::app::unique_id(),
-        taken_at: locks::now_epoch(),
-    };
-    match locks::take(&*state.records, &*state.runs, &keys, &me).await {
-        Ok(()) => {}
-        Err(Held::By { key, holder }) => {
-            let what = match key.split_once('#') {
-                Some(("PLAN", _)) => format!("plan `{}` is already running", plan.id),
-                Some((_, server)) => format!("server `{server}` is busy"),
-                None => format!("`{key}` is busy"),
-            };
-            let run = holder.execution.rsplit(':').next().unwrap_or_default();
-            return Err(ApiError::conflict(format!("{what} in execution `{run}`")));
-        }
-        Err(Held::Error(e)) => return Err(e),
-    }
+    let poll_seconds = execution_input.poll_seconds;
     let input_json =
-        serde_json::to_string(&execution_input).map_err(|e| ApiError::internal(e.to_string()))?;
+        serde_json::to_value(&execution_input).map_err(|e| ApiError::internal(e.to_string()))?;
     // The machine compiled now, from the live groups and inventory, published as a version
     // the run executes: what the pre-flight showed, the locks hold and the run launches
     // are one list, whatever is saved or deployed meanwhile.
-    let version_arn = match state
-        .machines
-        .publish(&built.compiled.name, &built.compiled.definition_minified())
-        .await
-    {
-        Ok(arn) => arn,
-        Err(e) => {
-            let _ = state.records.unlock(&keys, &me.token).await;
-            return Err(e);
-        }
-    };
-    let record = StartRecord {
-        name: &name,
-        plan_id: &plan.id,
-        plan_name: &plan.name,
-        plan_version: plan.version,
-        mode: &input.mode,
-        state_machine_arn: &machine_arn,
-        version_arn: &version_arn,
-        servers: &servers,
-        started_by: &principal.user,
-        lock_token: &me.token,
-        poll_seconds: execution_input.poll_seconds,
-    };
-    let started = match state.records.record_start(&record).await.map_err(store) {
-        Ok(()) => state
-            .runs
-            .start(&version_arn, &name, &input_json)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = started {
-        let _ = state.records.forget_start(&name).await;
-        let _ = state.records.unlock(&keys, &me.token).await;
-        return Err(e);
-    }
-    tracing::info!(plan = %plan.id, execution = %name, user = %principal.user, "execution started");
+    let started = start::launch(
+        &*state.records,
+        &*state.runs,
+        &*state.machines,
+        start::Launch {
+            plan_id: &plan.id,
+            plan_name: &plan.name,
+            plan_version: plan.version,
+            mode: &input.mode,
+            servers: &servers,
+            version: start::Version::Compiled {
+                name: &built.compiled.name,
+                definition: built.compiled.definition_minified(),
+            },
+            input: input_json,
+            poll_seconds,
+            started_by: &principal.user,
+            rerun_of: None,
+        },
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(
-            json!({"id": name, "executionArn": execution_arn, "stateMachineVersionArn": version_arn, "mode": input.mode, "servers": servers, "preflight": report}),
+            json!({"id": started.id, "executionArn": started.execution_arn, "stateMachineVersionArn": started.version_arn, "mode": input.mode, "servers": servers, "preflight": report}),
         ),
     ))
 }
@@ -642,5 +582,124 @@ pub async fn resume(
     };
     Ok(Json(
         json!({"id": id, "status": "RUNNING", "message": message}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RerunInput {
+    /// For a RECOVERY: the plan's name, typed to confirm.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Statuses a run may be re-run from.
+const RERUNNABLE: [&str; 4] = ["FAILED", "CANCELLED", "CLEANUP_FAILED", "TIMED_OUT"];
+
+/// SRM's re-run: a new run of the same published version, with locks taken again, that
+/// adopts every group the earlier run brought to its final stage whose instances DRS
+/// still lists, and launches the rest. The two runs name each other.
+pub async fn rerun(
+    State(state): State<Arc<AppState>>,
+    principal: axum::Extension<Principal>,
+    Path(id): Path<String>,
+    input: Result<Json<RerunInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let input = body(input)?;
+    let (execution, steps) = load(&state, &id).await?;
+    let status = text(&execution, "status");
+    if !RERUNNABLE.contains(&status.as_str())
+        || state
+            .runs
+            .status(&execution_arn(&execution, &id))
+            .await?
+            .as_deref()
+            == Some("RUNNING")
+    {
+        return Err(ApiError::conflict(format!(
+            "only a failed or cancelled run that has ended can be re-run; `{id}` is {status}"
+        )));
+    }
+    let version = text(&execution, "stateMachineVersionArn");
+    if version.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "`{id}` ran before runs had versions of their own; start the plan again instead"
+        )));
+    }
+    let plan_id = text(&execution, "planId");
+    let plan = super::plans::load(&state, &plan_id).await?;
+    let mode = text(&execution, "mode");
+    if mode == "RECOVERY" && input.confirm.as_deref() != Some(plan.name.as_str()) {
+        return Err(ApiError::invalid(
+            "re-running a real recovery must be confirmed by typing the plan's name",
+            vec![Detail {
+                path: "confirm".into(),
+                message: format!("type `{}` to confirm a RECOVERY", plan.name),
+            }],
+        ));
+    }
+    let servers = run_servers(&state, &id, &execution).await?;
+    let fleet = state.drs.list().await?;
+    let report = preflight(&state, &servers, &fleet).await?;
+    if report["ready"] != json!(true) {
+        return Err(ApiError::conflict(
+            "the pre-flight check found servers that cannot be recovered",
+        ));
+    }
+    let mut adopt = serde_json::Map::new();
+    let mut adopted = Vec::new();
+    for step in &steps {
+        let jobs: Vec<String> = step
+            .get("jobIds")
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        if text(step, "kind") != "unit" || text(step, "status") != "SUCCEEDED" || jobs.is_empty() {
+            continue;
+        }
+        let (launched, alive) = state.drs.launched_alive(&jobs).await?;
+        if launched > 0 && alive == launched {
+            let key = text(step, "sk").trim_start_matches("STEP#").to_owned();
+            adopt.insert(aslgen::compile::adopt_field(&key), json!(jobs));
+            adopted.push(key);
+        }
+    }
+    let poll_seconds = u32::try_from(crate::store::number(&execution, "pollSeconds"))
+        .ok()
+        .filter(|p| *p <= aslgen::model::ExecutionInput::MAX_POLL_SECONDS)
+        .unwrap_or(30);
+    let started_at_epoch = time::OffsetDateTime::now_utc().unix_timestamp();
+    let started = start::launch(
+        &*state.records,
+        &*state.runs,
+        &*state.machines,
+        start::Launch {
+            plan_id: &plan_id,
+            plan_name: &plan.name,
+            plan_version: crate::store::number(&execution, "planVersion"),
+            mode: &mode,
+            servers: &servers,
+            version: start::Version::Published {
+                machine: &text(&execution, "stateMachineArn"),
+                arn: &version,
+            },
+            input: json!({"mode": mode, "pollSeconds": poll_seconds, "startedAtEpoch": started_at_epoch, "adopt": adopt, "rerunOf": id}),
+            poll_seconds,
+            started_by: &principal.user,
+            rerun_of: Some(&id),
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": started.id,
+            "rerunOf": id,
+            "executionArn": started.execution_arn,
+            "stateMachineVersionArn": started.version_arn,
+            "mode": mode,
+            "adopted": adopted,
+            "preflight": report,
+        })),
     ))
 }

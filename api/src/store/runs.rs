@@ -118,6 +118,8 @@ pub struct StartRecord<'a> {
     pub lock_token: &'a str,
     /// The run's poll interval; its clean-up execution polls at the same pace.
     pub poll_seconds: u32,
+    /// The earlier run a re-run continues.
+    pub rerun_of: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -265,8 +267,28 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":ps", AttributeValue::N(start.poll_seconds.to_string()))
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| backend(e.into_service_error()))
+            .map_err(|e| backend(e.into_service_error()))?;
+        let Some(earlier) = start.rerun_of else {
+            return Ok(());
+        };
+        // The two runs name each other, for history and the report.
+        for (name, attribute, value) in [
+            (start.name, "rerunOf", earlier),
+            (earlier, "rerunBy", start.name),
+        ] {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&format!("EXEC#{name}")))
+                .key("sk", s("EXECUTION"))
+                .update_expression("SET #a = :v")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":v", s(value))
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+        }
+        Ok(())
     }
 
     async fn forget_start(&self, name: &str) -> Result<(), StoreError> {

@@ -11,7 +11,7 @@ mod unit;
 mod wait;
 
 pub use ctx::errors;
-pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE};
+pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE, adopt_field};
 
 use crate::asl::{
     Branch, CheckError, ChoiceRule, Condition, ResultPath, State, StateMachine, States, Task,

@@ -69,16 +69,13 @@ pub fn emit_segment(
         ctx.register_step(&key, entry);
     }
     let whole = segment.launches() && segment.to == unit.final_stage();
-    let box_name = if whole {
-        ctx.claim(&unit.label, &key)
-    } else {
-        let part = match segment.to {
-            Stage::Launched => "launch",
-            Stage::Running => "running",
-            Stage::Healthy => "checks",
-        };
-        ctx.claim(&format!("{} ({part})", unit.label), &key)
+    let part = match (whole, segment.to) {
+        (true, _) => String::new(),
+        (false, Stage::Launched) => " (launch)".to_owned(),
+        (false, Stage::Running) => " (running)".to_owned(),
+        (false, Stage::Healthy) => " (checks)".to_owned(),
     };
+    let box_name = ctx.claim(&format!("{}{part}", unit.label), &key);
     let is_final = segment.to == unit.final_stage();
 
     // Built back to front: each phase is told where to go next.
@@ -155,6 +152,41 @@ pub fn emit_segment(
             ),
         );
         inner.insert(nothing, pass(None, None, None, Transition::End));
+        after = Transition::next(check);
+    }
+    // A re-run adopts what its earlier run brought to the final stage: recorded as such,
+    // nothing launched or checked again.
+    {
+        let adopted = format!("$.input.adopt.{}", adopt_field(&unit.key));
+        let check = ctx.claim(&format!("Adopted? · {}{part}", unit.label), &key);
+        let done = ctx.claim(&format!("Adopted · {}{part}", unit.label), &key);
+        inner.insert(
+            check.clone(),
+            choice(
+                vec![ChoiceRule::new(
+                    Condition::IsPresent(adopted.clone(), true),
+                    &done,
+                )],
+                after.target().map(str::to_owned),
+            ),
+        );
+        if segment.launches() {
+            let mut record = ctx.record(
+                &key,
+                Record::status("SUCCEEDED")
+                    .stage(super::wait::stage_name(unit.final_stage()))
+                    .started()
+                    .ended()
+                    .with("kind", json!({"S": "unit"}))
+                    .with("label", json!({"S": unit.label}))
+                    .with("adopted", json!({"BOOL": true}))
+                    .with("jobIds", json!({"SS.$": adopted})),
+            );
+            record.transition = Transition::End;
+            inner.insert(done, State::Task(record));
+        } else {
+            inner.insert(done, pass(None, None, None, Transition::End));
+        }
         after = Transition::next(check);
     }
     let start_at = after.target().map(str::to_owned).unwrap_or_default();
@@ -350,6 +382,15 @@ fn launch_task(ctx: &Ctx, unit: &Unit, batch: &Batch, point_in_time: bool) -> Ta
         )],
         ..task_base()
     }
+}
+
+/// The field of the execution input's `adopt` object that names a unit a re-run adopts
+/// (its earlier run brought it to its final stage): `k` and the hex of the unit's record
+/// key, so JSONPath can name it whatever characters the key holds. Its value is the list
+/// of the earlier run's DRS job IDs for that unit.
+pub fn adopt_field(unit_key: &str) -> String {
+    let hex: String = unit_key.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("k{hex}")
 }
 
 pub fn unit_tag(plan_id: &str, unit: &Unit, batch: &Batch) -> String {

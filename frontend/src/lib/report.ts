@@ -111,7 +111,7 @@ export function buildReport(plan: PlanDocument, execution: Execution): Report {
       return {
         key,
         group: g.group,
-        status: r?.status ?? "NOT RUN",
+        status: r?.adopted ? `${r.status} (adopted)` : (r?.status ?? "NOT RUN"),
         seconds: seconds(r?.startedAt, r?.endedAt),
         error: error(r),
         steps: numbered(records, `${key}.step`, true),

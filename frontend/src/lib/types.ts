@@ -90,6 +90,8 @@ export interface StepRecord {
   errorCause?: string;
   jobIds?: string[];
   commandIds?: string[];
+  /** A re-run took this group over from its earlier run (nothing launched again). */
+  adopted?: boolean;
 }
 
 export interface JobLogEntry {
@@ -156,6 +158,9 @@ export interface Execution {
   pauseRequested?: string;
   /** The wave (1-based) a PAUSED run waits before. */
   pausedBefore?: number;
+  /** The earlier run this one re-ran, and the re-run of this one. */
+  rerunOf?: string;
+  rerunBy?: string;
   /** The state machine version the run executed, compiled and published at its start. */
   stateMachineVersionArn?: string;
   /** How many servers its start resolved (the list: `GET /executions/{id}/servers`). */

@@ -1,7 +1,9 @@
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Container from "@cloudscape-design/components/container";
+import FormField from "@cloudscape-design/components/form-field";
 import Header from "@cloudscape-design/components/header";
+import Input from "@cloudscape-design/components/input";
 import KeyValuePairs from "@cloudscape-design/components/key-value-pairs";
 import Link from "@cloudscape-design/components/link";
 import Modal from "@cloudscape-design/components/modal";
@@ -21,7 +23,10 @@ import { stepTree } from "../lib/steps";
 import type { Approval, Execution } from "../lib/types";
 import { RecoveryInstances, StepLogs } from "../components/StepLogs";
 
-type Detail = Execution;
+type Detail = Execution & { engineStatus?: string };
+
+/** Run statuses a re-run may start from (the API says the same). */
+const RERUNNABLE = ["FAILED", "CANCELLED", "CLEANUP_FAILED", "TIMED_OUT"];
 
 export function ExecutionPage() {
   const { id = "" } = useParams();
@@ -31,11 +36,16 @@ export function ExecutionPage() {
   const started = useRef(performance.now());
   const [chosen, setChosen] = useState<string>();
   const [confirm, setConfirm] = useState<"cancel" | "cleanup" | null>(null);
+  const [rerunOpen, setRerunOpen] = useState(false);
+  const [typed, setTyped] = useState("");
   const run = useQuery({
     queryKey: ["execution", id],
     queryFn: () => get<Detail>(`/executions/${id}`),
     // Live while it runs: a poll every 2 s (target ≤ 5 s).
-    refetchInterval: (q) => (q.state.data?.status === "RUNNING" ? 2000 : false),
+    refetchInterval: (q) => {
+      const d = q.state.data;
+      return d && (d.status === "RUNNING" || d.status === "PAUSED" || d.cleanup === "RUNNING") ? 2000 : false;
+    },
   });
   const plan = usePlanOfRun(run.data);
   const approvals = useQuery({
@@ -47,6 +57,10 @@ export function ExecutionPage() {
   const act = useMutation({
     mutationFn: (what: { path: string; body?: unknown }) => post(what.path, what.body),
     onSuccess: () => void client.invalidateQueries({ queryKey: ["execution", id] }),
+  });
+  const rerun = useMutation({
+    mutationFn: (body: { confirm?: string }) => post<{ id: string }>(`/executions/${id}/rerun`, body),
+    onSuccess: (r) => navigate(`/executions/${r.id}`),
   });
   useEffect(() => {
     if (plan.data && run.data) {
@@ -71,7 +85,8 @@ export function ExecutionPage() {
             {can.operate && e.status === "RUNNING" && !e.pauseRequested && <Button data-testid="pause" onClick={() => act.mutate({ path: `/executions/${e.id}/pause` })}>Pause</Button>}
             {can.operate && (e.status === "PAUSED" || (e.status === "RUNNING" && e.pauseRequested)) && <Button data-testid="resume" variant="primary" onClick={() => act.mutate({ path: `/executions/${e.id}/resume` })}>Resume</Button>}
             {can.operate && (e.status === "RUNNING" || e.status === "PAUSED") && <Button onClick={() => setConfirm("cancel")}>Cancel execution</Button>}
-            {can.operate && e.mode === "DRILL" && e.status !== "RUNNING" && <Button onClick={() => setConfirm("cleanup")}>Clean up</Button>}
+            {can.operate && e.mode === "DRILL" && e.status !== "RUNNING" && e.status !== "PAUSED" && <Button onClick={() => setConfirm("cleanup")}>Clean up</Button>}
+            {can.operate && RERUNNABLE.includes(e.status) && e.engineStatus !== "RUNNING" && <Button data-testid="rerun" onClick={() => setRerunOpen(true)}>Re-run</Button>}
           </SpaceBetween>
         }>
         {e.id}
@@ -91,6 +106,23 @@ export function ExecutionPage() {
             : "The state machine stops at once: nothing more is launched. Instances this recovery already launched keep running, as they are your recovered workload.")
           : "Every drill instance this run's DRS jobs launched is terminated, and nothing else; the run shows Clean once DRS lists none of them. Replication is not affected."}
       </Modal>
+      <Modal visible={rerunOpen} onDismiss={() => setRerunOpen(false)} header={`Re-run this ${e.mode === "DRILL" ? "drill" : "recovery"}?`}
+        footer={
+          <DialogFooter busy={rerun.isPending} dismiss="Not now" action="Re-run"
+            disabled={e.mode === "RECOVERY" && typed !== e.planName}
+            onCancel={() => setRerunOpen(false)}
+            onAction={() => rerun.mutate(e.mode === "RECOVERY" ? { confirm: typed } : {})} />
+        }>
+        <SpaceBetween size="s">
+          <Box>A new run of the same plan version (the same machine version) takes the servers' locks again, adopts every group this run brought to its final stage whose instances DRS still lists, and launches the rest. The two runs are linked in history and the report.</Box>
+          {e.mode === "RECOVERY" && (
+            <FormField label={`Type the plan name, ${e.planName}, to confirm a real recovery`}>
+              <Input value={typed} onChange={(ev) => setTyped(ev.detail.value)} />
+            </FormField>
+          )}
+          <ErrorAlert error={rerun.error} />
+        </SpaceBetween>
+      </Modal>
       <Container>
         <KeyValuePairs columns={e.mode === "DRILL" && e.cleanup ? 6 : 5} items={[
           { label: "Status", value: <span data-testid="execution-status"><RunStatus run={e} /></span> },
@@ -101,6 +133,12 @@ export function ExecutionPage() {
           { label: "Elapsed", value: formatSeconds(seconds(e.startedAt, e.endedAt ?? new Date().toISOString())) },
         ]} />
         {e.errorCause && <Box color="text-status-error">{e.errorName}: {e.errorCause}</Box>}
+        {(e.rerunOf || e.rerunBy) && (
+          <Box>
+            {e.rerunOf && <>Re-run of <Link href={`/executions/${e.rerunOf}`} onFollow={(ev) => { ev.preventDefault(); navigate(`/executions/${e.rerunOf}`); }}>{e.rerunOf}</Link>. </>}
+            {e.rerunBy && <>Re-run as <Link href={`/executions/${e.rerunBy}`} onFollow={(ev) => { ev.preventDefault(); navigate(`/executions/${e.rerunBy}`); }}>{e.rerunBy}</Link>.</>}
+          </Box>
+        )}
         {e.status === "PAUSED" && <Box data-testid="paused-note">Paused before wave {e.pausedBefore}: nothing more launches until someone resumes it. Cancel still works.</Box>}
         {e.status === "RUNNING" && e.pauseRequested && <Box>Pausing: the steps in flight finish, then the run waits before its next wave.</Box>}
       </Container>

@@ -64,6 +64,13 @@ export function ReportPage() {
             {(servers.data?.servers ?? []).join(", ")}.
           </p>
         )}
+        {(e.rerunOf || e.rerunBy) && (
+          <p data-testid="rerun">
+            {e.rerunOf ? `It re-ran ${e.rerunOf}, adopting the groups that run had brought to their final stage (marked adopted below). ` : ""}
+            {e.rerunBy ? `It was re-run as ${e.rerunBy}.` : ""}
+          </p>
+        )}
+        {e.mode === "DRILL" && e.cleanup && <p>Drill clean-up: {e.cleanup === "CLEAN" ? "clean (DRS lists none of its instances)" : e.cleanup.toLowerCase()}.</p>}
         {e.errorCause && <p style={{ color: "#d91515" }}>{e.errorName}: {e.errorCause}</p>}
         <table style={{ borderCollapse: "collapse", width: "100%" }}>
           <caption style={{ textAlign: "left", paddingBottom: 8, fontWeight: 700 }}>Waves, groups and steps</caption>
