@@ -32,16 +32,28 @@ pub struct AppState {
     pub runs: Arc<dyn Runs>,
     /// Names and ARNs the compiled machines use.
     pub deployment: aslgen::Deployment,
+    /// SSM Automation executions (who started the runbook).
+    pub automations: Arc<dyn crate::automation::Automations>,
+    /// The runbook document the runbook's start must come from.
+    pub runbook_document: String,
 }
 
 pub fn router(state: AppState) -> Router {
     routes(state).fallback(routes::not_found)
 }
 
+/// The same Router over state shared with the function's internal events.
+pub fn router_shared(state: Arc<AppState>) -> Router {
+    routes_shared(state).fallback(routes::not_found)
+}
+
 /// The API's routes and middleware without a fallback, so another router (local mode's
 /// SPA) can share the origin.
 pub fn routes(state: AppState) -> Router {
-    let state = Arc::new(state);
+    routes_shared(Arc::new(state))
+}
+
+pub fn routes_shared(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/health", get(routes::health))
         .route("/api/me", get(routes::me))

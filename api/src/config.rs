@@ -18,6 +18,8 @@ pub struct Config {
     /// The execution role every plan's state machine runs with.
     pub machine_role_arn: String,
     pub deployment: aslgen::Deployment,
+    /// The SSM Automation runbook that may start plans (`<DocumentPrefix>-RunRecoveryPlan`).
+    pub runbook_document: String,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -58,6 +60,8 @@ impl Config {
                 deployment.partition, deployment.account
             )
         });
+        let runbook_document = var("RUNBOOK_DOCUMENT")
+            .unwrap_or_else(|| "DRS-Orchestrator-RunRecoveryPlan".to_owned());
         Ok(Self {
             table,
             issuer,
@@ -65,6 +69,7 @@ impl Config {
             jwks_url,
             machine_role_arn,
             deployment,
+            runbook_document,
         })
     }
 
@@ -100,6 +105,8 @@ impl Config {
             groups: dynamo.clone(),
             drs: Arc::new(Drs(aws_sdk_drs::Client::new(&aws))),
             ssm: Arc::new(Ssm(aws_sdk_ssm::Client::new(&aws))),
+            automations: Arc::new(Ssm(aws_sdk_ssm::Client::new(&aws))),
+            runbook_document: self.runbook_document.clone(),
             audit: dynamo.clone(),
             plans: dynamo.clone(),
             records: dynamo,

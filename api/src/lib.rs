@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod automation;
 pub mod config;
 pub mod domain;
 pub mod drs;
@@ -13,10 +14,11 @@ pub mod machines;
 pub mod plans;
 pub mod policy;
 pub mod routes;
+pub mod runbook;
 pub mod ssm;
 pub mod store;
 
-pub use app::{AppState, router};
+pub use app::{AppState, router, router_shared};
 
 /// Now, as an ISO 8601 UTC timestamp with milliseconds.
 pub fn now() -> String {

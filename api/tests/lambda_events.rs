@@ -15,6 +15,7 @@ fn state() -> api::AppState {
         jwks_url: "http://127.0.0.1:9/jwks.json".into(),
         machine_role_arn: "arn:aws:iam::123456789012:role/plans".into(),
         deployment: aslgen::Deployment::default(),
+        runbook_document: "DRS-Orchestrator-RunRecoveryPlan".into(),
     };
     config.state_with(&aws)
 }
@@ -76,4 +77,24 @@ async fn a_method_the_route_lacks_is_405() {
         .await
         .unwrap();
     assert_eq!(status, 405, "{}", String::from_utf8_lossy(&bytes));
+}
+
+#[test]
+fn the_function_tells_the_runbooks_events_from_api_gateways() {
+    use api::runbook::{FunctionEvent, InternalEvent};
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/apigw-health.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let http: FunctionEvent = serde_json::from_str(&fixture).expect("an API Gateway event");
+    assert!(matches!(http, FunctionEvent::Http(_)));
+    let runbook = r#"{"internal": "startPlan", "automationExecutionId": "e-1", "planId": "shop-dr", "mode": "DRILL", "confirm": "", "pollSeconds": 30}"#;
+    let internal: FunctionEvent = serde_json::from_str(runbook).expect("the runbook's event");
+    assert!(matches!(
+        internal,
+        FunctionEvent::Internal(InternalEvent::StartPlan(ref s)) if s.plan_id == "shop-dr"
+    ));
+    // An unknown internal event is neither.
+    assert!(serde_json::from_str::<FunctionEvent>(r#"{"internal": "dropTables"}"#).is_err());
 }

@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use cognito::Pool;
-pub use provision::{ROLE, TABLE, TOPIC};
+pub use provision::{ROLE, RUNBOOK_DOCUMENT, TABLE, TOPIC};
 
 pub const REGION: &str = "us-east-1";
 
@@ -232,8 +232,9 @@ pub async fn serve_with_reissue(
         jwks_url: format!("{}/{}/.well-known/jwks.json", aws.endpoint, pool.id),
         machine_role_arn: ROLE.into(),
         deployment: deployment.clone(),
+        runbook_document: RUNBOOK_DOCUMENT.into(),
     };
-    let state = config.state_with(aws.config);
+    let state = Arc::new(config.state_with(aws.config));
     let served_config = config.clone();
     let outbox = Arc::new(outbox::Outbox {
         ddb: aws_sdk_dynamodb::Client::new(aws.config),
@@ -261,8 +262,10 @@ pub async fn serve_with_reissue(
     });
     // One origin: the API's routes, the outbox, and the SPA for every other path
     // (unknown /api paths still get the API's JSON 404).
-    let app = api::app::routes(state)
+    let app = api::app::routes_shared(state.clone())
         .route("/api/outbox", get(outbox::list).with_state(outbox.clone()))
+        // What the API function does with an internal event (the runbook's invoke).
+        .route("/_local/lambda", post(internal_event).with_state(state))
         .route("/api/{*rest}", any(api::routes::not_found))
         .route("/_local/sns", post(outbox::refuse))
         .route(
@@ -554,5 +557,18 @@ async fn snapshot_loop(ddb: aws_sdk_dynamodb::Client, path: PathBuf) {
             }
             Err(e) => tracing::warn!(error = %e, "local data snapshot"),
         }
+    }
+}
+
+/// `POST /_local/lambda`: an internal event, as the API function gets it from the runbook
+/// in AWS (there, only IAM principals allowed to invoke the function can send one).
+async fn internal_event(
+    axum::extract::State(state): axum::extract::State<Arc<api::AppState>>,
+    axum::Json(event): axum::Json<api::runbook::InternalEvent>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match api::runbook::handle(state, event).await {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => e.into_response(),
     }
 }

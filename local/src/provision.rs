@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::types::{
 pub const TABLE: &str = "drs-orchestrator";
 pub const TOPIC: &str = "drs-orchestrator-notifications";
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/drs-orchestrator-plans";
+/// The runbook document (the templates' default `DocumentPrefix`).
+pub const RUNBOOK_DOCUMENT: &str = "DRS-Orchestrator-RunRecoveryPlan";
 
 #[derive(Debug, thiserror::Error)]
 #[error("creating {what} in the emulator: {message}")]

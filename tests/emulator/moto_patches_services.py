@@ -7,6 +7,8 @@ and what moto does; moto_patches.apply() applies these too.
 """
 
 import copy
+import datetime
+import uuid
 
 
 def transact_write_touched_items_only() -> None:
@@ -155,4 +157,64 @@ def send_command_instances_only() -> None:
     Command._get_instance_ids_from_targets = _get_instance_ids_from_targets
 
 
-CORRECTIONS = (transact_write_touched_items_only, send_command_instances_only)
+def automation_executions() -> None:
+    """StartAutomationExecution and GetAutomationExecution exist.
+
+    AWS: StartAutomationExecution starts a runbook (an Automation document that must
+    exist, else AutomationDefinitionNotFoundException) and answers its
+    AutomationExecutionId; GetAutomationExecution answers the execution with its
+    DocumentName, Parameters (each a list of strings), AutomationExecutionStatus and
+    ExecutedBy (the ARN of the IAM principal that started it), or
+    AutomationExecutionNotFoundException. moto 5.2.5 implements neither. Here the
+    execution is recorded as InProgress with the caller's ARN (as STS GetCallerIdentity
+    answers it); the runbook's steps are not run (the tests play its Lambda step).
+    """
+    from moto.core.responses import ActionResult
+    from moto.ssm.exceptions import SSMException
+    from moto.ssm.responses import SimpleSystemManagerResponse
+    from moto.sts.models import sts_backends
+
+    executions: dict = {}
+
+    def start_automation_execution(self) -> ActionResult:
+        name = self._get_param("DocumentName")
+        documents = self.ssm_backend._documents.get(name)
+        if documents is None or documents.get_default_version().document_type != "Automation":
+            raise SSMException(
+                "AutomationDefinitionNotFoundException",
+                f"Document {name} does not exist or is not an Automation document",
+            )
+        sts = sts_backends[self.current_account]["global"]
+        _, arn, _ = sts.get_caller_identity(self.get_access_key(), self.region)
+        execution_id = str(uuid.uuid4())
+        executions[execution_id] = {
+            "AutomationExecutionId": execution_id,
+            "DocumentName": name,
+            "DocumentVersion": documents.default_version,
+            "ExecutionStartTime": datetime.datetime.now(datetime.timezone.utc).timestamp(),
+            "AutomationExecutionStatus": "InProgress",
+            "Parameters": self._get_param("Parameters") or {},
+            "ExecutedBy": arn,
+            "Mode": "Auto",
+        }
+        return ActionResult({"AutomationExecutionId": execution_id})
+
+    def get_automation_execution(self) -> ActionResult:
+        execution_id = self._get_param("AutomationExecutionId")
+        execution = executions.get(execution_id)
+        if execution is None:
+            raise SSMException(
+                "AutomationExecutionNotFoundException",
+                f"Automation execution {execution_id} does not exist",
+            )
+        return ActionResult({"AutomationExecution": execution})
+
+    SimpleSystemManagerResponse.start_automation_execution = start_automation_execution
+    SimpleSystemManagerResponse.get_automation_execution = get_automation_execution
+
+
+CORRECTIONS = (
+    transact_write_touched_items_only,
+    send_command_instances_only,
+    automation_executions,
+)

@@ -119,3 +119,35 @@ def test_a_command_runs_on_the_instances_it_names_only(moto):
     )["Command"]
     listed = ssm.list_commands(CommandId=tagged["CommandId"])["Commands"][0]
     assert sorted(listed["InstanceIds"]) == sorted(ids[1:])
+
+
+RUNBOOK = """
+schemaVersion: "0.3"
+parameters:
+  PlanId: {type: String}
+mainSteps:
+  - name: Nothing
+    action: aws:sleep
+    inputs: {Duration: PT1S}
+"""
+
+
+def test_automation_executions_record_who_started_them(moto):
+    ssm = moto.client("ssm")
+    name = f"runbook-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as missing:
+        ssm.start_automation_execution(DocumentName=name)
+    assert missing.value.response["Error"]["Code"] == "AutomationDefinitionNotFoundException"
+    ssm.create_document(Name=name, Content=RUNBOOK, DocumentType="Automation", DocumentFormat="YAML")
+    started = ssm.start_automation_execution(DocumentName=name, Parameters={"PlanId": ["shop-dr"]})
+    execution = ssm.get_automation_execution(AutomationExecutionId=started["AutomationExecutionId"])[
+        "AutomationExecution"
+    ]
+    me = moto.client("sts").get_caller_identity()["Arn"]
+    assert execution["ExecutedBy"] == me
+    assert execution["DocumentName"] == name
+    assert execution["Parameters"] == {"PlanId": ["shop-dr"]}
+    assert execution["AutomationExecutionStatus"] == "InProgress"
+    with pytest.raises(ClientError) as unknown:
+        ssm.get_automation_execution(AutomationExecutionId=str(uuid.uuid4()))
+    assert unknown.value.response["Error"]["Code"] == "AutomationExecutionNotFoundException"

@@ -69,6 +69,9 @@ grep -q '📧 outbox' "$LOG" || { echo "the outbox printed nothing to the consol
 echo "== the web UI in Chromium (playwright-core, axe-core); screenshots in target/ui-screenshots"
 node frontend/e2e/e2e.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
 
+echo "== a rejection from the email's Reject link: the drill fails Approval.Rejected and is cleaned up, in Chromium"
+node frontend/e2e/reject.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
+
 echo "== sessions that outlast their access tokens, in Chromium"
 node frontend/e2e/session.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
 

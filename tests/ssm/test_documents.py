@@ -7,6 +7,7 @@ Linux documents actually run here in bash, passing and failing as they should.
 import http.server
 import os
 import pathlib
+import json
 import re
 import socket
 import subprocess
@@ -75,7 +76,28 @@ def test_runbook_calls_real_step_functions_apis():
             member = output["Selector"].removeprefix("$.")
             assert member in operation.output_shape.members
         checked += 1
-    assert checked == 3
+    assert checked == 2
+
+
+def test_runbook_starts_plans_through_the_api_function():
+    """The StartPlan step invokes the API function with the internal event it accepts
+    (api/src/runbook.rs), and no parameter value its patterns allow can break the JSON."""
+    doc = load(ROOT / "ssm-documents/run-recovery-plan.yaml")
+    step = next(s for s in doc["mainSteps"] if s["name"] == "StartPlan")
+    assert step["action"] == "aws:invokeLambdaFunction"
+    assert step["inputs"]["FunctionName"] == "{{ ApiFunctionName }}"
+    params = doc["parameters"]
+    hostile = 'Shop \'s plan {x} <y> ; $(rm) `z`'
+    assert re.fullmatch(params["Confirm"]["allowedPattern"], hostile)
+    for bad in ['a"b', "a\\b", "a\nb"]:
+        assert not re.fullmatch(params["Confirm"]["allowedPattern"], bad), bad
+    values = {"automation:EXECUTION_ID": "0123-abcd", "PlanId": "shop-dr", "Mode": "RECOVERY",
+              "Confirm": hostile, "PollSeconds": "30"}
+    payload = re.sub(r"\{\{ *([A-Za-z:_.]+) *\}\}", lambda m: values[m.group(1)], step["inputs"]["Payload"])
+    event = json.loads(payload)
+    assert event == {"internal": "startPlan", "automationExecutionId": "0123-abcd", "planId": "shop-dr",
+                     "mode": "RECOVERY", "confirm": hostile, "pollSeconds": 30}
+    assert step["outputs"][0]["Selector"] == "$.Payload.executionArn"
 
 
 SHELL_SPECIAL = ["$", "`", '"', "\\", "\n"]

@@ -270,3 +270,110 @@ async fn a_rerun_adopts_what_the_failed_run_recovered_and_launches_the_rest() {
     assert_eq!(status, 409, "{body}");
     env.stop().await;
 }
+
+/// The runbook's Lambda step, as local mode plays it (`POST /_local/lambda`).
+async fn runbook_step(api: &Api, event: Value) -> (u16, Value) {
+    let response = api
+        .http
+        .post(format!("{}/_local/lambda", api.url))
+        .header("content-type", "application/json")
+        .body(event.to_string())
+        .send()
+        .await
+        .expect("the function answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runbook_starts_through_the_one_start_path() {
+    let env = Env::start(system_tests::Setup::default()).await;
+    let api = env.start_api().await;
+    three_waves(&api, "book", json!({})).await;
+    let ssm = aws_sdk_ssm::Client::new(&env.aws);
+    let runbook = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../ssm-documents/run-recovery-plan.yaml"),
+    )
+    .expect("the runbook");
+    for (name, content) in [
+        (local::RUNBOOK_DOCUMENT, runbook.as_str()),
+        ("Someone-Elses-Runbook", runbook.as_str()),
+    ] {
+        ssm.create_document()
+            .name(name)
+            .content(content)
+            .document_type(aws_sdk_ssm::types::DocumentType::Automation)
+            .document_format(aws_sdk_ssm::types::DocumentFormat::Yaml)
+            .send()
+            .await
+            .expect("create the runbook");
+    }
+    let automation = |document: &'static str, plan: &'static str, mode: &'static str| {
+        let ssm = ssm.clone();
+        async move {
+            ssm.start_automation_execution()
+                .document_name(document)
+                .parameters("PlanId", vec![plan.to_owned()])
+                .parameters("Mode", vec![mode.to_owned()])
+                .send()
+                .await
+                .expect("start the automation")
+                .automation_execution_id
+                .expect("an id")
+        }
+    };
+    let me = "arn:aws:sts::123456789012:user/moto";
+    let event = |id: &str, plan: &str, mode: &str| json!({"internal": "startPlan", "automationExecutionId": id, "planId": plan, "mode": mode, "pollSeconds": 1});
+
+    // The payload cannot speak for anyone: SSM says which runbook, plan and principal.
+    let (status, body) = runbook_step(&api, event("no-such-execution", "book", "DRILL")).await;
+    assert_eq!(status, 403, "{body}");
+    let other = automation("Someone-Elses-Runbook", "book", "DRILL").await;
+    let (status, body) = runbook_step(&api, event(&other, "book", "DRILL")).await;
+    assert_eq!(status, 403, "{body}");
+    let elsewhere = automation(local::RUNBOOK_DOCUMENT, "another-plan", "DRILL").await;
+    let (status, body) = runbook_step(&api, event(&elsewhere, "book", "DRILL")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("another-plan"), "{body}");
+    // A real recovery needs the typed plan name here too.
+    let recovery = automation(local::RUNBOOK_DOCUMENT, "book", "RECOVERY").await;
+    let (status, body) = runbook_step(&api, event(&recovery, "book", "RECOVERY")).await;
+    assert_eq!(status, 422, "{body}");
+
+    let first = automation(local::RUNBOOK_DOCUMENT, "book", "DRILL").await;
+    let (status, started) = runbook_step(&api, event(&first, "book", "DRILL")).await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+    let (_, record) = api.get("Viewer", &format!("/api/executions/{id}")).await;
+    let by = record["startedBy"].as_str().unwrap_or_default();
+    assert!(by.starts_with(me) && by.contains(&first), "{record}");
+    assert_eq!(record["planVersion"], 1, "{record}");
+    assert!(
+        record["stateMachineVersionArn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(":1")),
+        "{record}"
+    );
+
+    // While it runs, the runbook cannot start the plan again: refused with the reason.
+    let second = automation(local::RUNBOOK_DOCUMENT, "book", "DRILL").await;
+    let (status, body) = runbook_step(&api, event(&second, "book", "DRILL")).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already running") && m.contains(&id)),
+        "{body}"
+    );
+    let done = wait_for(&api, "Viewer", &format!("/api/executions/{id}"), |r| {
+        r["status"] != "RUNNING" && r["engineStatus"] != "RUNNING" && !r["status"].is_null()
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    env.stop().await;
+}

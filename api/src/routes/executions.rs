@@ -105,6 +105,17 @@ fn default_mode() -> String {
     "DRILL".into()
 }
 
+impl StartInput {
+    pub fn new(mode: &str, confirm: &str, poll_seconds: Option<u32>) -> Self {
+        Self {
+            mode: mode.to_owned(),
+            confirm: Some(confirm.to_owned()).filter(|c| !c.is_empty()),
+            poll_seconds,
+            snapshots: BTreeMap::new(),
+        }
+    }
+}
+
 pub async fn start(
     State(state): State<Arc<AppState>>,
     principal: axum::Extension<Principal>,
@@ -114,14 +125,16 @@ pub async fn start(
     let input = body(input)?;
     // A client that gives up must not cancel a start halfway (servers locked, no
     // execution): the work runs in its own task, which a dropped request does not stop.
-    tokio::spawn(start_run(state, principal.0, id, input))
+    tokio::spawn(start_run(state, principal.0.user, id, input))
         .await
         .map_err(|e| ApiError::internal(format!("starting the execution failed: {e}")))?
 }
 
-async fn start_run(
+/// The one start path: a person through the API, the runbook (`started_by` names its IAM
+/// principal), and later the schedules.
+pub async fn start_run(
     state: Arc<AppState>,
-    principal: Principal,
+    started_by: String,
     id: String,
     input: StartInput,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -201,7 +214,7 @@ async fn start_run(
             },
             input: input_json,
             poll_seconds,
-            started_by: &principal.user,
+            started_by: &started_by,
             rerun_of: None,
         },
     )
