@@ -62,6 +62,8 @@ pub enum AuthError {
     WrongClient,
     #[error("the user pool's keys could not be fetched from {url}: {reason}")]
     Keys { url: String, reason: String },
+    #[error("the user pool could not say who signed in: {0}")]
+    Directory(String),
 }
 
 #[async_trait]
@@ -91,6 +93,8 @@ pub struct CognitoJwt {
     jwks_url: String,
     http: reqwest::Client,
     keys: RwLock<Option<(Instant, JwkSet)>>,
+    /// Emails for GUID user names (pools with email sign-in); none: user names as they are.
+    names: Option<crate::directory::Names>,
 }
 
 /// How long fetched keys are trusted before an unknown key id may refetch them.
@@ -104,7 +108,14 @@ impl CognitoJwt {
             jwks_url: jwks_url.to_owned(),
             http,
             keys: RwLock::new(None),
+            names: None,
         }
+    }
+
+    /// People shown by email where the pool's user names are GUIDs.
+    pub fn with_names(mut self, names: crate::directory::Names) -> Self {
+        self.names = Some(names);
+        self
     }
 
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
@@ -183,10 +194,17 @@ impl Authenticator for CognitoJwt {
         if claims.client_id.as_deref() != Some(self.client_id.as_str()) {
             return Err(AuthError::WrongClient);
         }
-        let user = claims
+        let username = claims
             .username
             .or(claims.cognito_username)
-            .unwrap_or(claims.sub);
+            .unwrap_or_else(|| claims.sub.clone());
+        let user = match &self.names {
+            Some(names) => names
+                .display(&username, &claims.sub)
+                .await
+                .map_err(AuthError::Directory)?,
+            None => username,
+        };
         let roles = claims
             .groups
             .iter()

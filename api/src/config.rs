@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::auth::CognitoJwt;
+use crate::directory::{CognitoDirectory, Names};
 use crate::drs::Drs;
 use crate::machines::Sfn;
 use crate::policy;
@@ -95,12 +96,23 @@ impl Config {
             table: self.table.clone(),
         });
         AppState {
-            auth: Arc::new(CognitoJwt::new(
-                &self.issuer,
-                &self.client_id,
-                &self.jwks_url,
-                reqwest::Client::new(),
-            )),
+            auth: Arc::new(
+                CognitoJwt::new(
+                    &self.issuer,
+                    &self.client_id,
+                    &self.jwks_url,
+                    reqwest::Client::new(),
+                )
+                .with_names(Names::new(Box::new(CognitoDirectory {
+                    client: aws_sdk_cognitoidentityprovider::Client::new(&aws),
+                    pool_id: self
+                        .issuer
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                }))),
+            ),
             rules: policy::rules(),
             groups: dynamo.clone(),
             drs: Arc::new(Drs(aws_sdk_drs::Client::new(&aws))),

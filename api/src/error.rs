@@ -150,6 +150,7 @@ impl From<crate::auth::AuthError> for ApiError {
             crate::auth::AuthError::Keys { .. } => {
                 ApiError::unavailable("the user pool's key service", e)
             }
+            crate::auth::AuthError::Directory(_) => ApiError::unavailable("the user pool", e),
             _ => ApiError::unauthorized(e.to_string()),
         }
     }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod automation;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod drs;
 pub mod error;

@@ -377,3 +377,51 @@ async fn the_runbook_starts_through_the_one_start_path() {
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_of_an_email_sign_in_pool_are_named_by_email_not_by_guid() {
+    use api::directory::{CognitoDirectory, Directory, Names};
+    let env = Env::start(system_tests::Setup::default()).await;
+    let idp = aws_sdk_cognitoidentityprovider::Client::new(&env.aws);
+    // As the deployed pool (templates/auth.yaml): users sign in with their email.
+    let pool = idp
+        .create_user_pool()
+        .pool_name("email-sign-in")
+        .username_attributes(aws_sdk_cognitoidentityprovider::types::UsernameAttributeType::Email)
+        .send()
+        .await
+        .expect("pool")
+        .user_pool
+        .and_then(|p| p.id)
+        .expect("pool id");
+    let created = idp
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("Alice.Approver@Example.com")
+        .send()
+        .await
+        .expect("user")
+        .user
+        .and_then(|u| u.username)
+        .expect("user name");
+    assert_ne!(
+        created, "Alice.Approver@Example.com",
+        "Cognito names her by a GUID"
+    );
+    let directory = CognitoDirectory {
+        client: idp.clone(),
+        pool_id: pool.clone(),
+    };
+    assert_eq!(
+        directory.email(&created).await.expect("AdminGetUser"),
+        Some("Alice.Approver@Example.com".to_owned())
+    );
+    assert_eq!(directory.email("nobody").await.expect("AdminGetUser"), None);
+    let names = Names::new(Box::new(directory));
+    // The access token's username is the GUID, the same as its sub.
+    assert_eq!(
+        names.display(&created, &created).await.expect("a name"),
+        "alice.approver@example.com"
+    );
+    env.stop().await;
+}

@@ -44,8 +44,10 @@ pub fn may_decide(approval: &Item, principal: &Principal) -> bool {
     if named.is_empty() {
         return principal.roles.contains(&Role::Approver);
     }
+    // Emails are matched whatever their case (people are recorded by lower-case email).
     named.iter().any(|n| {
-        *n == principal.user || Role::parse(n).is_some_and(|r| principal.roles.contains(&r))
+        n.eq_ignore_ascii_case(&principal.user)
+            || Role::parse(n).is_some_and(|r| principal.roles.contains(&r))
     })
 }
 
