@@ -119,6 +119,23 @@ impl Ec2 {
         Ok(instances(&xml))
     }
 
+    /// Which of `ids` EC2 still has running or starting (not terminated or stopping).
+    pub async fn alive(&self, ids: &[String]) -> Result<Vec<String>, Ec2Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params: Vec<(String, String)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (format!("InstanceId.{}", i + 1), id.clone()))
+            .collect();
+        params.push(("Filter.1.Name".into(), "instance-state-name".into()));
+        params.push(("Filter.1.Value.1".into(), "pending".into()));
+        params.push(("Filter.1.Value.2".into(), "running".into()));
+        let xml = self.call("DescribeInstances", &params).await?;
+        Ok(values(&xml, "instanceId"))
+    }
+
     pub async fn terminate_instances(&self, ids: &[String]) -> Result<(), Ec2Error> {
         let params: Vec<(String, String)> = ids
             .iter()

@@ -355,6 +355,30 @@ impl Env {
     }
 
     /// Drill recovery instances still alive in the simulator.
+    /// EC2 instances (in the emulator) the DRS jobs of `execution` launched, whether or
+    /// not they still exist; and those of them EC2 still has pending or running.
+    pub async fn run_ec2_instances(&self, execution: &str) -> (Vec<String>, Vec<String>) {
+        let launched: Vec<String> = {
+            let world = drs_sim::server::lock(&self.sim().world);
+            world
+                .jobs
+                .iter()
+                .filter(|j| {
+                    j.tags.get("drsOrchestratorExecution").map(String::as_str) == Some(execution)
+                })
+                .flat_map(|j| j.log.iter().filter(|l| l.event == "LAUNCH_START"))
+                .filter_map(|l| l.target.clone())
+                .collect()
+        };
+        let ec2 = drs_sim::ec2::Ec2::new(
+            reqwest::Client::new(),
+            &self.emulator.endpoint(),
+            "us-east-1",
+        );
+        let alive = ec2.alive(&launched).await.expect("DescribeInstances");
+        (launched, alive)
+    }
+
     pub fn live_drill_instances(&self) -> usize {
         let world = drs_sim::server::lock(&self.sim().world);
         world.instances.values().filter(|r| r.drill).count()

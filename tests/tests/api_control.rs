@@ -425,3 +425,198 @@ async fn people_of_an_email_sign_in_pool_are_named_by_email_not_by_guid() {
     );
     env.stop().await;
 }
+
+/// A one-group plan on `server` whose group (or wave) carries `extra`; created through
+/// the API with its group.
+async fn one_group_plan(
+    api: &Api,
+    plan: &str,
+    server: &str,
+    group_extra: Value,
+    wave_extra: Value,
+) {
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/protection-groups",
+            Some(json!({"id": format!("{plan}-g"), "name": format!("{plan} group"), "servers": [server]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut group = json!({"group": format!("{plan}-g")});
+    if let (Some(g), Some(e)) = (group.as_object_mut(), group_extra.as_object()) {
+        g.extend(e.clone());
+    }
+    let mut wave = json!({"name": "W", "groups": [group]});
+    if let (Some(w), Some(e)) = (wave.as_object_mut(), wave_extra.as_object()) {
+        w.extend(e.clone());
+    }
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": {"id": plan, "name": plan, "waves": [wave]}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Cancels run `id` once `ready` holds, waits for its clean-up; asserts nothing it
+/// launched exists any more (DRS or EC2). Returns how many instances its jobs launched.
+async fn cancel_when(
+    env: &Env,
+    api: &Api,
+    id: &str,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> usize {
+    let path = format!("/api/executions/{id}");
+    wait_for(api, "Viewer", &path, |r| ready(r)).await;
+    let (status, body) = api
+        .call(
+            Some("Operator"),
+            Method::POST,
+            &format!("{path}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "cancel {what}: {body}");
+    let done = wait_for(api, "Viewer", &path, |r| {
+        r["cleanup"] == "CLEAN" || r["cleanup"] == "FAILED"
+    })
+    .await;
+    assert_eq!(done["cleanup"], "CLEAN", "cancel {what}: {done}");
+    let (_, left) = api.get("Viewer", &format!("{path}/instances")).await;
+    assert_eq!(
+        left["items"],
+        json!([]),
+        "cancel {what}: DRS still lists {left}"
+    );
+    let (launched, alive) = env.run_ec2_instances(id).await;
+    assert_eq!(
+        alive,
+        Vec::<String>::new(),
+        "cancel {what}: EC2 still runs them"
+    );
+    launched.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_drill_leaves_none_of_its_instances_and_touches_no_other_run() {
+    let mut faults = system_tests::Faults::default();
+    // Mid-job: this server's launch takes twenty times as long.
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f60017".into(),
+        serde_json::from_str(r#"{"launch": "slow", "slowFactor": 20}"#).expect("fault"),
+    );
+    let env = Env::start(system_tests::Setup {
+        faults,
+        ..system_tests::Setup::default()
+    })
+    .await;
+    let api = env.start_api().await;
+    // Another team's drill keeps its instance: no cancel here may touch it.
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/protection-groups",
+            Some(json!({"id": "kept-g", "name": "Kept", "servers": ["s-0a1b2c3d4e5f60019"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let plan = json!({"id": "kept", "name": "Kept", "drill": {"cleanup": "keep"},
+        "waves": [{"name": "W", "groups": [{"group": "kept-g"}]}]});
+    let (status, body) = api
+        .call(
+            Some("PlanAuthor"),
+            Method::POST,
+            "/api/plans",
+            Some(json!({"plan": plan})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let kept = start(&api, "kept").await;
+    wait_for(&api, "Viewer", &format!("/api/executions/{kept}"), |r| {
+        r["status"] == "SUCCEEDED" && r["engineStatus"] != "RUNNING"
+    })
+    .await;
+    assert_eq!(
+        env.run_ec2_instances(&kept).await.1.len(),
+        1,
+        "the kept drill keeps its instance"
+    );
+
+    // Before launch: the wave waits first.
+    one_group_plan(
+        &api,
+        "before",
+        "s-0a1b2c3d4e5f60016",
+        json!({}),
+        json!({"before": [{"type": "wait", "duration": "10m"}]}),
+    )
+    .await;
+    let id = start(&api, "before").await;
+    let launched = cancel_when(&env, &api, &id, "before launch", |r| {
+        r["status"] == "RUNNING"
+    })
+    .await;
+    assert_eq!(launched, 0);
+
+    // Mid-job: DRS has the job, its instance not up yet.
+    one_group_plan(&api, "midjob", "s-0a1b2c3d4e5f60017", json!({}), json!({})).await;
+    let id = start(&api, "midjob").await;
+    let job_started = |r: &Value| {
+        r["steps"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|s| s["jobIds"].as_array().is_some_and(|j| !j.is_empty()))
+        })
+    };
+    let launched = cancel_when(&env, &api, &id, "mid-job", job_started).await;
+    assert_eq!(
+        launched, 1,
+        "the late instance was launched, then terminated"
+    );
+
+    // During an SSM step: a runbook that runs as long as it is let.
+    let ssm = aws_sdk_ssm::Client::new(&env.aws);
+    ssm.create_document()
+        .name("Slow-Runbook")
+        .content("schemaVersion: \"0.3\"\nparameters:\n  InstanceId: {type: StringList}\nmainSteps:\n  - name: Sleep\n    action: aws:sleep\n    inputs: {Duration: PT1H}\n")
+        .document_type(aws_sdk_ssm::types::DocumentType::Automation)
+        .document_format(aws_sdk_ssm::types::DocumentFormat::Yaml)
+        .send()
+        .await
+        .expect("runbook");
+    one_group_plan(
+        &api,
+        "script",
+        "s-0a1b2c3d4e5f60018",
+        json!({"steps": [{"type": "ssm", "name": "Long script", "kind": "automation", "document": "Slow-Runbook", "timeout": "1h"}]}),
+        json!({}),
+    )
+    .await;
+    let id = start(&api, "script").await;
+    let in_script = |r: &Value| {
+        r["steps"].as_array().is_some_and(|s| {
+            s.iter().any(|s| {
+                s["kind"] != "unit"
+                    && s["status"] == "RUNNING"
+                    && s["key"].as_str().is_some_and(|k| k.contains("step"))
+            })
+        })
+    };
+    let launched = cancel_when(&env, &api, &id, "during an SSM step", in_script).await;
+    assert_eq!(launched, 1);
+
+    // The other run's instance is untouched by all of it.
+    let (launched, alive) = env.run_ec2_instances(&kept).await;
+    assert_eq!(
+        (launched.len(), alive.len()),
+        (1, 1),
+        "another run's instance was touched"
+    );
+    env.stop().await;
+}

@@ -695,3 +695,55 @@ async fn a_failed_optional_dependency_skips_its_dependents() {
     assert_eq!(env.live_drill_instances(), 0);
     env.stop().await;
 }
+
+/// `core` fails fast while `slow`'s launch is still in flight.
+const SIBLINGS_PLAN: &str = r#"
+protectionGroups:
+  - {id: core, name: Core, servers: [s-0a1b2c3d4e5f6001b]}
+  - {id: slow, name: Slow, servers: [s-0a1b2c3d4e5f6001c, s-0a1b2c3d4e5f6001d]}
+plan:
+  id: siblings
+  name: Siblings
+  defaults: {launchTimeout: 30m}
+  waves:
+    - name: One
+      groups:
+        - {group: core}
+        - {group: slow}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_failure_cleans_up_what_its_siblings_launches_bring_up_later() {
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        "s-0a1b2c3d4e5f6001b".into(),
+        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
+    );
+    for slow in ["s-0a1b2c3d4e5f6001c", "s-0a1b2c3d4e5f6001d"] {
+        faults.servers.insert(
+            slow.into(),
+            serde_json::from_str(r#"{"launch": "slow", "slowFactor": 15}"#).unwrap(),
+        );
+    }
+    let env = Env::start(Setup {
+        faults,
+        ..Setup::default()
+    })
+    .await;
+    let machine = env
+        .deploy("drs-plan-siblings", &compile(SIBLINGS_PLAN, None))
+        .await;
+    let execution = env.start_execution(&machine, "siblings", FAST).await;
+    let (status, _, _) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    let records = env.records("siblings").await;
+    assert_eq!(text(&records["STEP#w1.core"], "status"), "FAILED");
+    assert_eq!(text(&records["EXECUTION"], "cleanup"), "CLEAN");
+    // The slow launch was still in flight when the plan failed: its instances came up
+    // afterwards, and the clean-up waited for them and terminated them.
+    let (launched, alive) = env.run_ec2_instances("siblings").await;
+    assert_eq!(launched.len(), 2, "the slow job launched its instances");
+    assert_eq!(alive, Vec::<String>::new(), "EC2 still runs them");
+    assert_eq!(env.live_drill_instances(), 0);
+    env.stop().await;
+}
