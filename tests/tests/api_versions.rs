@@ -100,6 +100,8 @@ async fn a_run_launches_the_servers_its_preflight_showed_from_a_version_of_its_o
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // The edit answers with the plans it changes (the UI says so).
+    assert_eq!(body["plansChanged"], json!(["shop-dr"]), "{body}");
 
     let (started, record) = drill(&api, "shop-dr").await;
     let id = started["id"].as_str().expect("id");

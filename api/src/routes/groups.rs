@@ -165,7 +165,7 @@ pub async fn update(
     principal: axum::Extension<Principal>,
     Path(id): Path<String>,
     input: Result<Json<GroupInput>, JsonRejection>,
-) -> Result<Json<StoredGroup>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let input = body(input)?;
     let Some(expected) = input.version else {
         return Err(ApiError::invalid(
@@ -221,7 +221,11 @@ pub async fn update(
             )),
             e => store_error(e),
         })?;
-    Ok(Json(group))
+    // Runs compile at their start, so the change reaches these plans' next runs.
+    let plans = crate::plans::plans_using_group(&state, &group.id).await?;
+    let mut answer = serde_json::to_value(&group).map_err(|e| ApiError::internal(e.to_string()))?;
+    answer["plansChanged"] = json!(plans);
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,3 +1,4 @@
+import Alert from "@cloudscape-design/components/alert";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import Form from "@cloudscape-design/components/form";
@@ -33,7 +34,7 @@ export function parseSelector(text: string): Record<string, string> | null {
   return out;
 }
 
-function GroupDialog({ onClose, existing }: { onClose: () => void; existing?: Group }) {
+function GroupDialog({ onClose, existing }: { onClose: (plansChanged?: string[]) => void; existing?: Group }) {
   const client = useQueryClient();
   const servers = useQuery({ queryKey: ["source-servers"], queryFn: () => get<{ items: SourceServer[] }>("/source-servers") });
   const [id, setId] = useState(existing?.id ?? "");
@@ -53,19 +54,22 @@ function GroupDialog({ onClose, existing }: { onClose: () => void; existing?: Gr
   });
   const create = useMutation({
     // Editing names the version read: a concurrent change is refused (409), not lost.
-    mutationFn: () => (existing ? put<Group>(`/protection-groups/${existing.id}`, { ...body, version: existing.version }) : post<Group>("/protection-groups", body)),
-    onSuccess: () => {
+    mutationFn: () =>
+      existing
+        ? put<Group & { plansChanged?: string[] }>(`/protection-groups/${existing.id}`, { ...body, version: existing.version })
+        : post<Group & { plansChanged?: string[] }>("/protection-groups", body),
+    onSuccess: (saved) => {
       void client.invalidateQueries({ queryKey: ["groups"] });
       void client.invalidateQueries({ queryKey: ["source-servers"] });
-      onClose();
+      onClose(saved.plansChanged);
     },
   });
   const fieldError = (path: string) =>
     create.error instanceof ApiError ? create.error.details.filter((d) => d.path === path || d.path.startsWith(`${path}[`)).map((d) => d.message).join("; ") || undefined : undefined;
   const conflicts = (preview.data?.items ?? []).filter((s) => s.ownedBy && s.ownedBy !== id);
   return (
-    <Modal closeAriaLabel="Close dialog" visible onDismiss={onClose} header={existing ? `Edit ${existing.name}` : "Create protection group"} size="large"
-      footer={<DialogFooter action={existing ? "Save" : "Create"} busy={create.isPending} onAction={() => create.mutate()} onCancel={onClose} />}>
+    <Modal closeAriaLabel="Close dialog" visible onDismiss={() => onClose()} header={existing ? `Edit ${existing.name}` : "Create protection group"} size="large"
+      footer={<DialogFooter action={existing ? "Save" : "Create"} busy={create.isPending} onAction={() => create.mutate()} onCancel={() => onClose()} />}>
       <Form>
         <SpaceBetween size="m">
           {create.error && !(create.error instanceof ApiError && create.error.details.length > 0) && <ErrorAlert error={create.error} />}
@@ -120,9 +124,17 @@ export function GroupsPage() {
   const groups = useQuery({ queryKey: ["groups"], queryFn: () => get<{ items: Group[] }>("/protection-groups") });
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<Group | null>(null);
+  const [changed, setChanged] = useState<{ group: string; plans: string[] } | null>(null);
   return (
     <SpaceBetween size="m">
       <ErrorAlert error={groups.error} />
+      {changed && (
+        <Alert type="info" dismissible onDismiss={() => setChanged(null)} data-testid="plans-changed">
+          {changed.plans.length === 0
+            ? `${changed.group} saved; no recovery plan uses it.`
+            : `${changed.group} saved. It changes ${changed.plans.length === 1 ? "recovery plan" : "recovery plans"} ${changed.plans.join(", ")}: their next run launches the group's servers as they are now (each run compiles its plan when it starts).`}
+        </Alert>
+      )}
       <Table
         header={
           <Header variant="h1" counter={`(${groups.data?.items.length ?? 0})`} description="A source server belongs to at most one group"
@@ -144,7 +156,15 @@ export function GroupsPage() {
         empty="No protection groups"
       />
       {creating && <GroupDialog onClose={() => setCreating(false)} />}
-      {editing && <GroupDialog existing={editing} onClose={() => setEditing(null)} />}
+      {editing && (
+        <GroupDialog
+          existing={editing}
+          onClose={(plans) => {
+            if (plans) setChanged({ group: editing.name, plans });
+            setEditing(null);
+          }}
+        />
+      )}
     </SpaceBetween>
   );
 }
