@@ -18,6 +18,8 @@ pub mod routes;
 pub mod runbook;
 pub mod ssm;
 pub mod store;
+#[cfg(test)]
+pub mod twins;
 
 pub use app::{AppState, router, router_shared};
 

@@ -11,6 +11,7 @@ pub mod iam;
 pub mod inventory;
 pub mod model;
 pub mod parse;
+pub mod records;
 pub mod stepmap;
 pub mod synth;
 pub mod validate;

@@ -4,4 +4,5 @@
 pub mod approvals;
 pub mod locks;
 pub mod pause;
+pub mod runs;
 pub mod start;

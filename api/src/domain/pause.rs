@@ -82,3 +82,90 @@ pub async fn resume(
         "execution `{id}` changed while resuming; try again"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::twins::{MemoryRuns, MemoryStore};
+    use aslgen::records::{attr, status};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn running(store: &MemoryStore, extra: &[(&str, &str)]) {
+        let mut item: crate::store::Item = HashMap::from([(
+            attr::STATUS.to_owned(),
+            AttributeValue::S(status::RUNNING.into()),
+        )]);
+        for (k, v) in extra {
+            item.insert((*k).to_owned(), AttributeValue::S((*v).to_owned()));
+        }
+        store.put("EXEC#run", "EXECUTION", item);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_twenty_pauses_one_is_taken() {
+        let store = Arc::new(MemoryStore::default());
+        running(&store, &[]);
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { pause(&*store, "run", &format!("op{i}")).await })
+            })
+            .collect();
+        let taken = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(Ok(()))))
+            .count();
+        assert_eq!(taken, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_twenty_resumes_one_answers_the_token() {
+        let store = Arc::new(MemoryStore::default());
+        let runs = Arc::new(MemoryRuns::default());
+        running(
+            &store,
+            &[
+                (attr::STATUS, status::PAUSED),
+                (attr::PAUSE_REQUESTED, "t"),
+                (attr::PAUSE_TOKEN, "token-1"),
+            ],
+        );
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let (store, runs) = (store.clone(), runs.clone());
+                tokio::spawn(async move { resume(&*store, &*runs, "run", &format!("op{i}")).await })
+            })
+            .collect();
+        let released = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(Ok(Resumed::Released))))
+            .count();
+        assert_eq!(released, 1);
+        assert_eq!(runs.answered.lock().unwrap().len(), 1);
+        let record = store.execution_record("run").await.unwrap().unwrap();
+        assert_eq!(text(&record, attr::STATUS), status::RUNNING);
+        assert!(!record.contains_key(attr::PAUSE_TOKEN));
+    }
+
+    #[tokio::test]
+    async fn a_pause_not_yet_reached_is_withdrawn() {
+        let store = MemoryStore::default();
+        let runs = MemoryRuns::default();
+        running(&store, &[]);
+        pause(&store, "run", "op").await.unwrap();
+        assert!(pause(&store, "run", "op2").await.is_err(), "asked already");
+        assert_eq!(
+            resume(&store, &runs, "run", "op").await.unwrap(),
+            Resumed::Withdrawn
+        );
+        assert!(runs.answered.lock().unwrap().is_empty());
+        assert!(
+            resume(&store, &runs, "run", "op").await.is_err(),
+            "not paused"
+        );
+    }
+}

@@ -5,9 +5,10 @@ use super::groups::{body, store_error};
 use super::records::{item, text};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::domain::start;
+use crate::domain::{runs, start};
 use crate::error::{ApiError, Detail};
 use crate::plans::{build, build_with};
+use aslgen::records;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -238,7 +239,7 @@ pub struct ListQuery {
 }
 
 fn id_of(record: &crate::store::Item) -> String {
-    text(record, "pk").trim_start_matches("EXEC#").to_owned()
+    records::execution_of(&text(record, "pk")).to_owned()
 }
 
 /// No history is this long; a larger token is not one this API gave.
@@ -302,29 +303,18 @@ pub(super) async fn load(
     state: &AppState,
     id: &str,
 ) -> Result<(crate::store::Item, Vec<crate::store::Item>), ApiError> {
-    let mut items = state.records.execution(id).await.map_err(store)?;
-    let position = items
-        .iter()
-        .position(|i| text(i, "sk") == "EXECUTION")
-        .ok_or_else(|| ApiError::not_found(format!("execution `{id}` does not exist")))?;
-    let execution = items.remove(position);
-    Ok((execution, items))
-}
-
-fn execution_arn(record: &crate::store::Item, id: &str) -> String {
-    format!(
-        "{}:{id}",
-        text(record, "stateMachineArn").replace(":stateMachine:", ":execution:")
-    )
+    let run = runs::Run::load(&*state.records, id).await?;
+    Ok((run.record, run.steps))
 }
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (execution, mut steps) = load(&state, &id).await?;
+    let run = runs::Run::load(&*state.records, &id).await?;
+    let arn = run.execution_arn();
+    let (execution, mut steps) = (run.record, run.steps);
     steps.sort_by_key(|s| text(s, "sk"));
-    let arn = execution_arn(&execution, &id);
     let engine = state.runs.status(&arn).await?;
     let mut out = item(&execution);
     out["id"] = json!(id);
@@ -335,7 +325,7 @@ pub async fn get(
             .iter()
             .map(|s| {
                 let mut v = item(s);
-                v["key"] = json!(text(s, "sk").trim_start_matches("STEP#"));
+                v["key"] = json!(records::step_of(&text(s, "sk")));
                 v
             })
             .collect(),
@@ -395,179 +385,32 @@ pub async fn servers(
     })))
 }
 
-/// The drill instances this run launched that still exist: from its own jobs (tagged
-/// with its execution name, or named in its records), never another run's.
-async fn run_drill_instances(
-    state: &AppState,
-    id: &str,
-    execution: &crate::store::Item,
-    steps: &[crate::store::Item],
-) -> Result<Vec<String>, ApiError> {
-    state
-        .drs
-        .run_drill_instances(id, &text(execution, "startedAt"), &recorded_jobs(steps))
-        .await
-}
-
-/// The DRS job IDs a run's progress records name.
-fn recorded_jobs(steps: &[crate::store::Item]) -> Vec<String> {
-    steps
-        .iter()
-        .filter_map(|s| s.get("jobIds").and_then(|v| v.as_ss().ok()))
-        .flatten()
-        .cloned()
-        .collect()
-}
-
-/// Starts the clean-up of a drill: the run's own published version, given `cleanupOf`,
-/// waits for the run's jobs still in flight, terminates every instance they launched
-/// and records `cleanup: CLEAN` only when DRS lists none of them. One clean-up at a time
-/// per run (a conditional write); `None` when another is running.
-async fn start_cleanup(
-    state: &AppState,
-    id: &str,
-    execution: &crate::store::Item,
-    steps: &[crate::store::Item],
-) -> Result<Option<String>, ApiError> {
-    let version = text(execution, "stateMachineVersionArn");
-    let name = format!("cleanup-{}", crate::app::unique_id());
-    let stale = match text(execution, "cleanupExecution") {
-        previous if !previous.is_empty() && text(execution, "cleanup") == "RUNNING" => {
-            let arn = format!(
-                "{}:{previous}",
-                version
-                    .rsplit_once(':')
-                    .map(|(machine, _)| machine)
-                    .unwrap_or(&version)
-                    .replace(":stateMachine:", ":execution:")
-            );
-            match state.runs.status(&arn).await?.as_deref() {
-                Some("RUNNING") => return Ok(None),
-                _ => Some(previous),
-            }
-        }
-        _ => None,
-    };
-    if !state
-        .records
-        .begin_cleanup(id, &name, stale.as_deref())
-        .await
-        .map_err(store)?
-    {
-        return Ok(None);
-    }
-    let poll = execution
-        .get("pollSeconds")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse::<u32>().ok())
-        .unwrap_or(30);
-    // Listed after the machine stopped: every job it started, answered or not.
-    let jobs = state
-        .drs
-        .run_jobs(id, &text(execution, "startedAt"), &recorded_jobs(steps))
-        .await?;
-    let input =
-        json!({"mode": "DRILL", "cleanupOf": id, "jobs": jobs, "pollSeconds": poll}).to_string();
-    state.runs.start(&version, &name, &input).await?;
-    Ok(Some(name))
-}
-
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     principal: axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (execution, steps) = load(&state, &id).await?;
-    let arn = execution_arn(&execution, &id);
-    if state.runs.status(&arn).await?.as_deref() != Some("RUNNING") {
-        return Err(ApiError::conflict(format!(
-            "execution `{id}` is not running"
-        )));
-    }
-    state
-        .runs
-        .stop(&arn, &format!("cancelled by {}", principal.user))
-        .await?;
-    let plan_id = text(&execution, "planId");
-    let servers = run_servers(&state, &id, &execution).await?;
-    state
-        .records
-        .set_execution_status(&id, "CANCELLED", &principal.user)
-        .await
-        .map_err(store)?;
-    // A stopped machine runs no catch: a drill's clean-up is its own execution of the
-    // run's version, which also waits for jobs the stop left in flight. A recovery's
-    // instances are production and keep running.
-    let cleanup = if text(&execution, "mode") != "DRILL" {
-        json!({"status": "NONE", "message": "a real recovery's launched instances are production and keep running"})
-    } else if text(&execution, "stateMachineVersionArn").is_empty() {
-        // A run from before versions: what its jobs launched so far, terminated now.
-        let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
-        state.drs.terminate(&instances).await?;
-        json!({"status": "TERMINATING", "instances": instances.len()})
-    } else {
-        let started = start_cleanup(&state, &id, &execution, &steps).await?;
-        json!({"status": "RUNNING", "execution": started})
-    };
-    let keys: Vec<String> = std::iter::once(format!("PLAN#{plan_id}"))
-        .chain(servers.iter().map(|s| format!("SERVER#{s}")))
-        .collect();
-    state
-        .records
-        .unlock(&keys, &text(&execution, "lockToken"))
-        .await
-        .map_err(store)?;
-    let voided = crate::domain::approvals::void_all_of_run(
+    let run = runs::Run::load(&*state.records, &id).await?;
+    let servers = run_servers(&state, &id, &run.record).await?;
+    runs::cancel(
         &*state.records,
-        &id,
-        &format!("the run was cancelled by {}", principal.user),
+        &*state.runs,
+        &*state.drs,
+        &run,
+        &servers,
+        &principal.user,
     )
-    .await?;
-    Ok(Json(
-        json!({"id": id, "status": "CANCELLED", "cleanup": cleanup, "approvalsVoided": voided}),
-    ))
+    .await
+    .map(Json)
 }
 
 pub async fn cleanup(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (execution, steps) = load(&state, &id).await?;
-    if text(&execution, "mode") != "DRILL" {
-        return Err(ApiError::conflict(format!(
-            "execution `{id}` was a real recovery; its instances are production and are not cleaned up"
-        )));
-    }
-    if state
-        .runs
-        .status(&execution_arn(&execution, &id))
-        .await?
-        .as_deref()
-        == Some("RUNNING")
-    {
-        return Err(ApiError::conflict(format!(
-            "execution `{id}` is still running; cancel it first"
-        )));
-    }
-    if text(&execution, "stateMachineVersionArn").is_empty() {
-        let instances = run_drill_instances(&state, &id, &execution, &steps).await?;
-        let jobs = state.drs.terminate(&instances).await?;
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(
-                json!({"id": id, "cleanup": {"status": "TERMINATING", "instances": instances.len(), "jobs": jobs}}),
-            ),
-        ));
-    }
-    match start_cleanup(&state, &id, &execution, &steps).await? {
-        Some(name) => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"id": id, "cleanup": {"status": "RUNNING", "execution": name}})),
-        )),
-        None => Err(ApiError::conflict(format!(
-            "a clean-up of execution `{id}` is already running"
-        ))),
-    }
+    let run = runs::Run::load(&*state.records, &id).await?;
+    let answer = runs::cleanup(&*state.records, &*state.runs, &*state.drs, &run).await?;
+    Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
 pub async fn pause(
@@ -606,9 +449,6 @@ pub struct RerunInput {
     confirm: Option<String>,
 }
 
-/// Statuses a run may be re-run from.
-const RERUNNABLE: [&str; 4] = ["FAILED", "CANCELLED", "CLEANUP_FAILED", "TIMED_OUT"];
-
 /// SRM's re-run: a new run of the same published version, with locks taken again, that
 /// adopts every group the earlier run brought to its final stage whose instances DRS
 /// still lists, and launches the rest. The two runs name each other.
@@ -619,29 +459,13 @@ pub async fn rerun(
     input: Result<Json<RerunInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let input = body(input)?;
-    let (execution, steps) = load(&state, &id).await?;
-    let status = text(&execution, "status");
-    if !RERUNNABLE.contains(&status.as_str())
-        || state
-            .runs
-            .status(&execution_arn(&execution, &id))
-            .await?
-            .as_deref()
-            == Some("RUNNING")
-    {
-        return Err(ApiError::conflict(format!(
-            "only a failed or cancelled run that has ended can be re-run; `{id}` is {status}"
-        )));
-    }
-    let version = text(&execution, "stateMachineVersionArn");
-    if version.is_empty() {
-        return Err(ApiError::conflict(format!(
-            "`{id}` ran before runs had versions of their own; start the plan again instead"
-        )));
-    }
-    let plan_id = text(&execution, "planId");
+    let run = runs::Run::load(&*state.records, &id).await?;
+    runs::check_rerunnable(&*state.runs, &run).await?;
+    let execution = &run.record;
+    let version = run.get(records::attr::STATE_MACHINE_VERSION_ARN);
+    let plan_id = run.get("planId");
     let plan = super::plans::load(&state, &plan_id).await?;
-    let mode = text(&execution, "mode");
+    let mode = run.get("mode");
     if mode == "RECOVERY" && input.confirm.as_deref() != Some(plan.name.as_str()) {
         return Err(ApiError::invalid(
             "re-running a real recovery must be confirmed by typing the plan's name",
@@ -651,7 +475,7 @@ pub async fn rerun(
             }],
         ));
     }
-    let servers = run_servers(&state, &id, &execution).await?;
+    let servers = run_servers(&state, &id, execution).await?;
     let fleet = state.drs.list().await?;
     let report = preflight(&state, &servers, &fleet).await?;
     if report["ready"] != json!(true) {
@@ -659,29 +483,8 @@ pub async fn rerun(
             "the pre-flight check found servers that cannot be recovered",
         ));
     }
-    let mut adopt = serde_json::Map::new();
-    let mut adopted = Vec::new();
-    for step in &steps {
-        let jobs: Vec<String> = step
-            .get("jobIds")
-            .and_then(|v| v.as_ss().ok())
-            .cloned()
-            .unwrap_or_default();
-        if text(step, "kind") != "unit" || text(step, "status") != "SUCCEEDED" || jobs.is_empty() {
-            continue;
-        }
-        let (launched, alive) = state.drs.launched_alive(&jobs).await?;
-        if launched > 0 && alive == launched {
-            let key = text(step, "sk").trim_start_matches("STEP#").to_owned();
-            adopt.insert(aslgen::compile::adopt_field(&key), json!(jobs));
-            adopted.push(key);
-        }
-    }
-    let poll_seconds = u32::try_from(crate::store::number(&execution, "pollSeconds"))
-        .ok()
-        .filter(|p| *p <= aslgen::model::ExecutionInput::MAX_POLL_SECONDS)
-        .unwrap_or(30);
-    let started_at_epoch = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (adopt, adopted) = runs::adoptable(&*state.drs, &run).await?;
+    let (input_json, poll_seconds) = runs::rerun_input(&run, adopt);
     let started = start::launch(
         &*state.records,
         &*state.runs,
@@ -689,14 +492,14 @@ pub async fn rerun(
         start::Launch {
             plan_id: &plan_id,
             plan_name: &plan.name,
-            plan_version: crate::store::number(&execution, "planVersion"),
+            plan_version: crate::store::number(execution, "planVersion"),
             mode: &mode,
             servers: &servers,
             version: start::Version::Published {
-                machine: &text(&execution, "stateMachineArn"),
+                machine: &run.get("stateMachineArn"),
                 arn: &version,
             },
-            input: json!({"mode": mode, "pollSeconds": poll_seconds, "startedAtEpoch": started_at_epoch, "adopt": adopt, "rerunOf": id}),
+            input: input_json,
             poll_seconds,
             started_by: &principal.user,
             rerun_of: Some(&id),

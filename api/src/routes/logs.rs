@@ -7,6 +7,7 @@ use super::records::{item, text};
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use aslgen::records;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
@@ -40,7 +41,7 @@ pub async fn step(
     let (_, steps) = load(&state, &id).await?;
     let record = steps
         .iter()
-        .find(|s| text(s, "sk") == format!("STEP#{key}"))
+        .find(|s| text(s, "sk") == records::step_sk(&key))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "execution `{id}` has no step `{key}` (yet: a step appears when it starts)"

@@ -2,6 +2,7 @@
 //! plan and per server, and approvals (written by the machines, decided here).
 
 use super::{Dynamo, StoreError, backend, s};
+use aslgen::records;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use std::collections::HashMap;
@@ -139,7 +140,7 @@ fn lock_key(key: &str) -> Item {
 
 fn approval_key(id: &str) -> Item {
     HashMap::from([
-        ("pk".into(), s(&format!("APPROVAL#{id}"))),
+        ("pk".into(), s(&records::approval_pk(id))),
         ("sk".into(), s("APPROVAL")),
     ])
 }
@@ -231,8 +232,8 @@ impl RunStore for Dynamo {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(&format!("EXEC#{}#SERVERS", start.name)))
-            .item("sk", s("SERVERS"))
+            .item("pk", s(&records::servers_pk(start.name)))
+            .item("sk", s(records::SERVERS))
             .item(
                 "servers",
                 AttributeValue::L(start.servers.iter().map(|id| s(id)).collect()),
@@ -243,8 +244,8 @@ impl RunStore for Dynamo {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{}", start.name)))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(start.name)))
+            .key("sk", s(records::EXECUTION))
             .update_expression(
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
@@ -253,7 +254,7 @@ impl RunStore for Dynamo {
             )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#m", "mode")
-            .expression_attribute_values(":s", s("RUNNING"))
+            .expression_attribute_values(":s", s(records::status::RUNNING))
             .expression_attribute_values(":t", s(&now))
             .expression_attribute_values(":p", s(start.plan_id))
             .expression_attribute_values(":n", s(start.plan_name))
@@ -279,8 +280,8 @@ impl RunStore for Dynamo {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", s(&format!("EXEC#{name}")))
-                .key("sk", s("EXECUTION"))
+                .key("pk", s(&records::execution_pk(name)))
+                .key("sk", s(records::EXECUTION))
                 .update_expression("SET #a = :v")
                 .expression_attribute_names("#a", attribute)
                 .expression_attribute_values(":v", s(value))
@@ -295,8 +296,8 @@ impl RunStore for Dynamo {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .send()
             .await
             .map(|_| ())
@@ -304,7 +305,7 @@ impl RunStore for Dynamo {
     }
 
     async fn executions(&self) -> Result<Vec<Item>, StoreError> {
-        self.scan_kind("EXECUTION").await
+        self.scan_kind(records::EXECUTION).await
     }
 
     async fn run_servers(&self, name: &str) -> Result<Option<Vec<String>>, StoreError> {
@@ -312,8 +313,8 @@ impl RunStore for Dynamo {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}#SERVERS")))
-            .key("sk", s("SERVERS"))
+            .key("pk", s(&records::servers_pk(name)))
+            .key("sk", s(records::SERVERS))
             .send()
             .await
             .map_err(|e| backend(e.into_service_error()))?;
@@ -329,8 +330,8 @@ impl RunStore for Dynamo {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .consistent_read(true)
             .send()
             .await
@@ -340,7 +341,7 @@ impl RunStore for Dynamo {
 
     async fn execution(&self, name: &str) -> Result<Vec<Item>, StoreError> {
         // Every page: a large plan's progress records can pass a query's 1 MB.
-        self.query_all(&format!("EXEC#{name}"), None).await
+        self.query_all(&records::execution_pk(name), None).await
     }
 
     async fn set_execution_status(
@@ -352,8 +353,8 @@ impl RunStore for Dynamo {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .update_expression("SET #s = :s, endedAt = if_not_exists(endedAt, :t), stoppedBy = :b")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":s", s(status))
@@ -380,12 +381,12 @@ impl RunStore for Dynamo {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .update_expression(
                 "SET cleanup = :running, cleanupExecution = :e, cleanupStartedAt = :t REMOVE cleanedAt",
             )
-            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":running", s(records::status::RUNNING))
             .expression_attribute_values(":e", s(execution))
             .expression_attribute_values(":t", s(&crate::now()));
         if let Some(stale) = stale {
@@ -399,12 +400,12 @@ impl RunStore for Dynamo {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .update_expression("SET pauseRequested = :t, pauseRequestedBy = :b")
             .condition_expression("#s = :running AND attribute_not_exists(pauseRequested)")
             .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":running", s(records::status::RUNNING))
             .expression_attribute_values(":t", s(&crate::now()))
             .expression_attribute_values(":b", s(by))
             .send()
@@ -422,8 +423,8 @@ impl RunStore for Dynamo {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .expression_attribute_values(":b", s(by))
             .expression_attribute_values(":t", s(&crate::now()));
         let request = match token {
@@ -433,7 +434,7 @@ impl RunStore for Dynamo {
                 )
                 .condition_expression("pauseToken = :token")
                 .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":running", s("RUNNING"))
+                .expression_attribute_values(":running", s(records::status::RUNNING))
                 .expression_attribute_values(":token", s(token)),
             None => request
                 .update_expression("SET resumedBy = :b, resumedAt = :t REMOVE pauseRequested")
@@ -449,15 +450,15 @@ impl RunStore for Dynamo {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("EXEC#{name}")))
-            .key("sk", s("EXECUTION"))
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
             .update_expression(
                 "SET #s = :paused, pauseToken = :token, pauseRequested = :t REMOVE resumedBy, resumedAt",
             )
             .condition_expression("attribute_not_exists(pauseToken) AND #s = :running")
             .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":paused", s("PAUSED"))
-            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":paused", s(records::status::PAUSED))
+            .expression_attribute_values(":running", s(records::status::RUNNING))
             .expression_attribute_values(":token", s(token))
             .expression_attribute_values(":t", s(&crate::now()))
             .send()
@@ -495,7 +496,7 @@ impl RunStore for Dynamo {
             )
             .condition_expression("#s = :pending AND NOT contains(voters, :u)")
             .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":pending", s("PENDING"))
+            .expression_attribute_values(":pending", s(records::status::PENDING))
             .expression_attribute_values(":u", s(user))
             .expression_attribute_values(":us", AttributeValue::Ss(vec![user.to_owned()]))
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
@@ -533,7 +534,7 @@ impl RunStore for Dynamo {
             .expression_attribute_values(":u", s(d.user))
             .expression_attribute_values(":c", s(d.comment))
             .expression_attribute_values(":t", s(&crate::now()))
-            .expression_attribute_values(":pending", s("PENDING"));
+            .expression_attribute_values(":pending", s(records::status::PENDING));
         update = match d.quorum {
             Some(q) => update
                 .condition_expression("#s = :pending AND size(voters) >= :q")

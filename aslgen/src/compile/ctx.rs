@@ -7,6 +7,7 @@ use crate::asl::{
     MapState, Parallel, Pass, Resource, ResultPath, Retry, State, States, Succeed, Task,
     Transition, Wait, WaitFor, targets,
 };
+use crate::records;
 use crate::stepmap::{StepEntry, StepMap};
 use crate::validate::Resolved;
 use serde_json::{Value, json};
@@ -86,20 +87,20 @@ impl<'a> Ctx<'a> {
     /// A progress record for a step (`STEP#<key>` under the execution), written by the
     /// machine so the dashboard reads one query instead of the execution history.
     pub fn record(&self, key: &str, update: Record) -> Task {
-        self.record_item(&format!("STEP#{key}"), update)
+        self.record_item(&records::step_sk(key), update)
     }
 
     /// The execution's own item (`sk = EXECUTION`).
     pub fn record_execution(&self, update: Record) -> Task {
-        self.record_item("EXECUTION", update)
+        self.record_item(records::EXECUTION, update)
     }
 
     /// The item of the run whose resources this execution owns (`$.run`): itself, or the
     /// cancelled run a clean-up execution works for.
     pub fn record_run(&self, update: Record) -> Task {
-        let mut task = self.record_item("EXECUTION", update);
+        let mut task = self.record_item(records::EXECUTION, update);
         if let Some(params) = task.parameters.as_mut() {
-            params["Key"]["pk"] = json!({"S.$": "States.Format('EXEC#{}', $.run)"});
+            params["Key"]["pk"] = json!({"S.$": records::execution_pk_expression("$.run")});
         }
         task
     }
@@ -138,7 +139,7 @@ impl<'a> Ctx<'a> {
         let mut params = json!({
             "TableName": self.deployment.table,
             "Key": {
-                "pk": {"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"},
+                "pk": {"S.$": records::execution_pk_expression("$$.Execution.Name")},
                 "sk": {"S": sort_key}
             },
             "UpdateExpression": expression,

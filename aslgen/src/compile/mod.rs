@@ -20,6 +20,7 @@ use crate::asl::{
 use crate::flow::{self, Flow, WaveFlow};
 use crate::iam::{self, Policy};
 use crate::model::DrillCleanup;
+use crate::records;
 use crate::stepmap::{StepEntry, StepMap};
 use crate::validate::Resolved;
 use ctx::{
@@ -294,7 +295,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         ),
     );
     let mut start = ctx.record_execution(
-        Record::status("RUNNING")
+        Record::status(records::status::RUNNING)
             .started()
             .with("planId", json!({"S": resolved.plan_id}))
             .with("planName", json!({"S": resolved.plan_name}))
@@ -538,8 +539,8 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             parameters: Some(json!({
                 "TableName": ctx.deployment.table,
                 "Key": {
-                    "pk": {"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"},
-                    "sk": {"S": "EXECUTION"}
+                    "pk": {"S.$": records::execution_pk_expression("$$.Execution.Name")},
+                    "sk": {"S": records::EXECUTION}
                 },
                 "ProjectionExpression": "warnings",
                 "ConsistentRead": true,

@@ -7,6 +7,7 @@ use crate::asl::{
     Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, Retry, State,
     States, Task, Transition,
 };
+use crate::records;
 use serde_json::json;
 
 /// Emits the check before wave `index` (0-based); returns its entry.
@@ -18,8 +19,8 @@ pub fn emit_pause_check(ctx: &mut Ctx, index: usize, states: &mut States, next: 
     let paused = ctx.claim(&format!("Paused · before {wave}"), &key);
     let resumed = ctx.claim(&format!("Resumed · before {wave}"), &key);
     let execution_key = json!({
-        "pk": {"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"},
-        "sk": {"S": "EXECUTION"}
+        "pk": {"S.$": records::execution_pk_expression("$$.Execution.Name")},
+        "sk": {"S": records::EXECUTION}
     });
     states.insert(
         check.clone(),

@@ -10,6 +10,7 @@ use crate::asl::{
     Catch, ErrorName, Integration, Resource, ResultPath, Retry, State, States, Task, Transition,
 };
 use crate::model::{ApprovalStep, HealthProbe, OnFailure, OnTimeout, SsmKind, Step, WaitStep};
+use crate::records;
 use crate::stepmap::StepEntry;
 use crate::validate::Unit;
 use serde_json::{Value, json};
@@ -108,7 +109,7 @@ fn emit_wait(
     let done = ctx.claim(&format!("Waited · {title}"), key);
     let mut record = ctx.record(
         key,
-        Record::status("RUNNING")
+        Record::status(records::status::RUNNING)
             .started()
             .with("kind", json!({"S": "wait"}))
             .with("label", json!({"S": title})),
@@ -119,7 +120,7 @@ fn emit_wait(
         wait,
         wait_seconds(step.duration.as_secs(), Transition::next(&done)),
     );
-    let mut record = ctx.record(key, Record::status("SUCCEEDED").ended());
+    let mut record = ctx.record(key, Record::status(records::status::SUCCEEDED).ended());
     record.transition = next;
     states.insert(done, State::Task(record));
     start
@@ -188,7 +189,7 @@ pub fn emit_approval(
     );
     let mut record = ctx.record(
         key,
-        Record::status("AWAITING_APPROVAL")
+        Record::status(records::status::AWAITING_APPROVAL)
             .started()
             .with("kind", json!({"S": "approval"}))
             .with("label", json!({"S": title}))
@@ -226,8 +227,8 @@ pub fn emit_approval(
 
     let approvers: Vec<Value> = step.approvers.iter().map(|a| json!({"S": a})).collect();
     let mut item = json!({
-        "pk": {"S.$": "States.Format('APPROVAL#{}', $.approval.id)"},
-        "sk": {"S": "APPROVAL"},
+        "pk": {"S.$": format!("States.Format('{}{{}}', $.approval.id)", records::APPROVAL_PREFIX)},
+        "sk": {"S": records::APPROVAL},
         "approvalId": {"S.$": "$.approval.id"},
         "taskToken": {"S.$": "$$.Task.Token"},
         "executionArn": {"S.$": "$$.Execution.Id"},
@@ -330,7 +331,7 @@ fn emit_instance_step(
     let record_failure = ctx.claim(&format!("Record step failure · {label}"), key);
     let mut inner = States::new();
     let done = ctx.claim(&format!("Step done · {label}"), key);
-    let mut record = ctx.record(key, Record::status("SUCCEEDED").ended());
+    let mut record = ctx.record(key, Record::status(records::status::SUCCEEDED).ended());
     record.transition = Transition::End;
     inner.insert(done.clone(), State::Task(record));
 
@@ -355,7 +356,7 @@ fn emit_instance_step(
     let start = ctx.claim(&format!("Start · {label}"), key);
     let mut record = ctx.record(
         key,
-        Record::status("RUNNING")
+        Record::status(records::status::RUNNING)
             .started()
             .with("kind", json!({"S": step.kind()}))
             .with("label", json!({"S": label})),
@@ -381,7 +382,12 @@ fn emit_instance_step(
             Transition::next(stop)
         }
     };
-    let mut record = ctx.record(key, Record::status("FAILED").ended().with_failure());
+    let mut record = ctx.record(
+        key,
+        Record::status(records::status::FAILED)
+            .ended()
+            .with_failure(),
+    );
     record.transition = after_failure;
     states.insert(record_failure.clone(), State::Task(record));
     states.insert(

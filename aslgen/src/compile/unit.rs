@@ -12,6 +12,7 @@ use crate::asl::{
 };
 use crate::flow::{MAX_JOBS_IN_FLIGHT, MAX_SERVERS_IN_FLIGHT, MAX_SERVERS_PER_JOB, Segment};
 use crate::model::{Criticality, OnUnmet};
+use crate::records;
 use crate::stepmap::StepEntry;
 use crate::validate::{Stage, Unit, UnitId};
 use serde_json::{Value, json};
@@ -85,7 +86,7 @@ pub fn emit_segment(
         let record = Record::default().stage(stage);
         if is_final {
             Record {
-                status: Some("SUCCEEDED"),
+                status: Some(records::status::SUCCEEDED),
                 ..record
             }
             .ended()
@@ -138,7 +139,12 @@ pub fn emit_segment(
         let check = ctx.claim(&format!("Check launch outcome · {}", unit.label), &key);
         let ended = ctx.claim(&format!("Launch failed or skipped? · {}", unit.label), &key);
         let nothing = ctx.claim(&format!("Nothing more for {}", unit.label), &key);
-        let mut query = super::wait::record_query(ctx, unit, None, &["FAILED", "SKIPPED"]);
+        let mut query = super::wait::record_query(
+            ctx,
+            unit,
+            None,
+            &[records::status::FAILED, records::status::SKIPPED],
+        );
         query.transition = Transition::next(&ended);
         inner.insert(check.clone(), State::Task(query));
         inner.insert(
@@ -173,7 +179,7 @@ pub fn emit_segment(
         if segment.launches() {
             let mut record = ctx.record(
                 &key,
-                Record::status("SUCCEEDED")
+                Record::status(records::status::SUCCEEDED)
                     .stage(super::wait::stage_name(unit.final_stage()))
                     .started()
                     .ended()
@@ -227,7 +233,7 @@ pub fn emit_segment(
         let record_skip = ctx.claim(&format!("Record skipped · {}", unit.label), &key);
         let mut skipped = ctx.record(
             &key,
-            Record::status("SKIPPED")
+            Record::status(records::status::SKIPPED)
                 .ended()
                 .with_failure()
                 .with("critical", critical.clone()),
@@ -243,7 +249,7 @@ pub fn emit_segment(
     catches.push(catch_all(&record_failure));
     let mut record = ctx.record(
         &key,
-        Record::status("FAILED")
+        Record::status(records::status::FAILED)
             .ended()
             .with_failure()
             .with("critical", critical),
@@ -508,7 +514,7 @@ fn emit_batch_launch(
         &key,
         Record {
             add: Some(("jobIds", json!({"SS.$": "States.Array($.launch.jobId)"}))),
-            ..Record::status("RUNNING")
+            ..Record::status(records::status::RUNNING)
                 .started()
                 .with("kind", json!({"S": "unit"}))
                 .with("label", json!({"S": unit.label}))

@@ -5,6 +5,7 @@ use super::ctx::{Ctx, Poll, errors, pass, task_base};
 use crate::asl::{
     ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, States, Task, Transition,
 };
+use crate::records;
 use crate::validate::{Stage, Unit};
 use serde_json::json;
 
@@ -48,7 +49,12 @@ pub(super) fn emit_wait_for(
                 awaited.label,
                 stage.as_str()
             )),
-            ..record_query(ctx, awaited, Some(stage), &["FAILED", "SKIPPED"])
+            ..record_query(
+                ctx,
+                awaited,
+                Some(stage),
+                &[records::status::FAILED, records::status::SKIPPED],
+            )
         },
         rules: vec![ChoiceRule::new(
             Condition::NumericGreaterThanEquals("$.dependency.count".into(), 1),
@@ -86,9 +92,9 @@ pub(super) fn record_query(
     let mut values = serde_json::Map::new();
     values.insert(
         ":pk".into(),
-        json!({"S.$": "States.Format('EXEC#{}', $$.Execution.Name)"}),
+        json!({"S.$": records::execution_pk_expression("$$.Execution.Name")}),
     );
-    values.insert(":sk".into(), json!({"S": format!("STEP#{}", unit.key)}));
+    values.insert(":sk".into(), json!({"S": records::step_sk(&unit.key)}));
     let mut names = serde_json::Map::new();
     let mut filters = Vec::new();
     if let Some(stage) = stage {
@@ -146,8 +152,8 @@ pub(super) fn record_query(
 /// The `stage` value progress records hold for a stage.
 pub fn stage_name(stage: Stage) -> &'static str {
     match stage {
-        Stage::Launched => "LAUNCHED",
-        Stage::Running => "RUNNING",
-        Stage::Healthy => "HEALTHY",
+        Stage::Launched => records::stage::LAUNCHED,
+        Stage::Running => records::stage::RUNNING,
+        Stage::Healthy => records::stage::HEALTHY,
     }
 }
