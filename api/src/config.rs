@@ -21,6 +21,8 @@ pub struct Config {
     pub deployment: aslgen::Deployment,
     /// The SSM Automation runbook that may start plans (`<DocumentPrefix>-RunRecoveryPlan`).
     pub runbook_document: String,
+    /// When old versions of a plan's machine are deleted.
+    pub versions: crate::machines::VersionLimit,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,6 +73,7 @@ impl Config {
             machine_role_arn,
             deployment,
             runbook_document,
+            versions: crate::machines::VersionLimit::default(),
         })
     }
 
@@ -90,6 +93,7 @@ impl Config {
             region: self.deployment.region.clone(),
             account: self.deployment.account.clone(),
             log_group_arn: self.deployment.log_group_arn.clone(),
+            versions: self.versions,
         });
         let dynamo = Arc::new(Dynamo {
             client: aws_sdk_dynamodb::Client::new(&aws),

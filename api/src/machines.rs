@@ -26,6 +26,27 @@ pub struct Sfn {
     pub account: String,
     /// CloudWatch Logs group for the machines' logs (none locally).
     pub log_group_arn: Option<String>,
+    /// Versions kept per plan's machine: past this many, the oldest are deleted (Step
+    /// Functions keeps at most 1000 per machine).
+    pub versions: VersionLimit,
+}
+
+/// When to delete a machine's old versions, and how many of the newest to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionLimit {
+    /// Pruning starts when a machine has more than this many versions.
+    pub prune_above: usize,
+    /// The newest this many are kept: a run's clean-up and re-run start its own version.
+    pub keep: usize,
+}
+
+impl Default for VersionLimit {
+    fn default() -> Self {
+        Self {
+            prune_above: 900,
+            keep: 800,
+        }
+    }
 }
 
 impl Sfn {
@@ -46,6 +67,61 @@ impl Sfn {
                 )
                 .build(),
         )
+    }
+}
+
+impl Sfn {
+    /// Deletes the oldest versions past `versions.keep` once there are more than
+    /// `versions.prune_above` (deleting a version stops none of its executions).
+    async fn prune(&self, machine: &str) -> Result<usize, ApiError> {
+        let failed =
+            |what: &str, e: String| ApiError::unavailable("Step Functions", format!("{what}: {e}"));
+        let mut versions = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_state_machine_versions()
+                .state_machine_arn(machine)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    failed(
+                        "ListStateMachineVersions",
+                        e.into_service_error().to_string(),
+                    )
+                })?;
+            versions.extend(
+                page.state_machine_versions
+                    .into_iter()
+                    .map(|v| v.state_machine_version_arn),
+            );
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        if versions.len() <= self.versions.prune_above {
+            return Ok(0);
+        }
+        // Newest first, as Step Functions lists them.
+        let old = &versions[self.versions.keep.min(versions.len())..];
+        for arn in old {
+            self.client
+                .delete_state_machine_version()
+                .state_machine_version_arn(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    failed(
+                        "DeleteStateMachineVersion",
+                        e.into_service_error().to_string(),
+                    )
+                })?;
+        }
+        Ok(old.len())
     }
 }
 
@@ -121,9 +197,14 @@ impl Machines for Sfn {
 
     async fn publish(&self, name: &str, definition: &str) -> Result<String, ApiError> {
         let (arn, version) = self.put(name, definition, true).await?;
-        version.ok_or_else(|| {
+        let version = version.ok_or_else(|| {
             ApiError::unavailable("Step Functions", format!("no version published for {arn}"))
-        })
+        })?;
+        // Runs publish as plans and groups change: keep under the quota of 1000.
+        if let Err(e) = self.prune(&arn).await {
+            tracing::warn!(machine = %arn, error = %e.message, "old versions were not pruned");
+        }
+        Ok(version)
     }
 
     async fn delete(&self, arn: &str) -> Result<(), ApiError> {

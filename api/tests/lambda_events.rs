@@ -16,6 +16,7 @@ fn state() -> api::AppState {
         machine_role_arn: "arn:aws:iam::123456789012:role/plans".into(),
         deployment: aslgen::Deployment::default(),
         runbook_document: "DRS-Orchestrator-RunRecoveryPlan".into(),
+        versions: api::machines::VersionLimit::default(),
     };
     config.state_with(&aws)
 }

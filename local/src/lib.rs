@@ -178,6 +178,8 @@ pub struct ServeOptions<'a> {
     /// Where approval links point: this server (local mode), or the default deployment's
     /// console URL (tests that compare machines with `statemachines/`).
     pub links_to_self: bool,
+    /// When old versions of plans' machines are deleted (tests make it small).
+    pub versions: api::machines::VersionLimit,
 }
 
 /// Creates the user pool, then serves the API (+ outbox + SPA) on the listener and
@@ -233,6 +235,7 @@ pub async fn serve_with_reissue(
         machine_role_arn: ROLE.into(),
         deployment: deployment.clone(),
         runbook_document: RUNBOOK_DOCUMENT.into(),
+        versions: options.versions,
     };
     let state = Arc::new(config.state_with(aws.config));
     let served_config = config.clone();
@@ -486,6 +489,7 @@ impl Stack {
                 site: &options.root.join("frontend/dist"),
                 print_outbox: true,
                 links_to_self: true,
+                versions: api::machines::VersionLimit::default(),
             },
             readiness.clone(),
             reissue,

@@ -251,6 +251,48 @@ def start_published_versions() -> None:
     StepFunctionResponse.describe_execution = describe_execution
 
 
+def list_and_delete_versions() -> None:
+    """ListStateMachineVersions and DeleteStateMachineVersion exist.
+
+    AWS: a state machine keeps at most 1000 published versions, and unused ones must be
+    deleted with DeleteStateMachineVersion; ListStateMachineVersions lists them newest
+    first (`stateMachineVersionArn`, `creationDate`), paginated. moto 5.2.5 implements
+    neither, so no deployment could stay under the quota. Here both act on moto's own
+    version table; deleting a version that no longer exists succeeds, as a retried
+    delete does in AWS.
+    """
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def _machine(self, arn):
+        return self.stepfunction_backend.describe_state_machine(arn)
+
+    def list_state_machine_versions(self):
+        machine = _machine(self, self._get_param("stateMachineArn"))
+        versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+        start = int(self._get_param("nextToken") or 0)
+        size = int(self._get_param("maxResults") or 100) or 100
+        page = versions[start : start + size]
+        result = {
+            "stateMachineVersions": [
+                {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in page
+            ]
+        }
+        if start + size < len(versions):
+            result["nextToken"] = str(start + size)
+        return ActionResult(result)
+
+    def delete_state_machine_version(self):
+        arn = self._get_param("stateMachineVersionArn")
+        machine_arn, _, number = arn.rpartition(":")
+        machine = _machine(self, machine_arn)
+        machine.versions.pop(int(number), None)
+        return ActionResult({})
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+    StepFunctionResponse.delete_state_machine_version = delete_state_machine_version
+
+
 CORRECTIONS = (
     json_string_escapes,
     intrinsic_escapes,
@@ -259,4 +301,5 @@ CORRECTIONS = (
     describe_execution_output,
     stop_execution_aborts,
     start_published_versions,
+    list_and_delete_versions,
 )

@@ -364,3 +364,37 @@ def test_a_published_version_runs_as_published(moto):
     assert "stateMachineVersionArn" not in moto.wait(moto.start(created["stateMachineArn"]))
     # The machine itself still reads as its latest definition.
     assert json.loads(sfn.describe_state_machine(stateMachineArn=created["stateMachineArn"])["definition"])["States"]["R"]["Result"] == "v2"
+
+
+def test_versions_are_listed_newest_first_and_deleted(moto):
+    """AWS: ListStateMachineVersions lists a machine's versions newest first, paginated;
+    DeleteStateMachineVersion removes one, after which it cannot be started."""
+    import json
+    import uuid
+
+    import pytest
+    from botocore.exceptions import ClientError
+    from conftest import ROLE_ARN
+
+    sfn = moto.sfn
+
+    def passing(result):
+        return json.dumps({"StartAt": "R", "States": {"R": {"Type": "Pass", "Result": result, "End": True}}})
+
+    arn = sfn.create_state_machine(
+        name=f"prune-{uuid.uuid4().hex[:8]}", definition=passing("v1"), roleArn=ROLE_ARN, publish=True
+    )["stateMachineArn"]
+    for n in range(2, 6):
+        sfn.update_state_machine(stateMachineArn=arn, definition=passing(f"v{n}"), publish=True)
+    first = sfn.list_state_machine_versions(stateMachineArn=arn, maxResults=3)
+    listed = [v["stateMachineVersionArn"] for v in first["stateMachineVersions"]]
+    assert listed == [f"{arn}:5", f"{arn}:4", f"{arn}:3"]
+    rest = sfn.list_state_machine_versions(stateMachineArn=arn, maxResults=3, nextToken=first["nextToken"])
+    assert [v["stateMachineVersionArn"] for v in rest["stateMachineVersions"]] == [f"{arn}:2", f"{arn}:1"]
+    assert "nextToken" not in rest
+    sfn.delete_state_machine_version(stateMachineVersionArn=f"{arn}:1")
+    sfn.delete_state_machine_version(stateMachineVersionArn=f"{arn}:1")
+    left = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in left] == [f"{arn}:{n}" for n in (5, 4, 3, 2)]
+    with pytest.raises(ClientError):
+        sfn.start_execution(stateMachineArn=f"{arn}:1")

@@ -100,6 +100,12 @@ impl Env {
 
     /// The API server on a free loopback port, with a user pool of one user per role.
     pub async fn start_api(&self) -> Api {
+        self.start_api_with(api::machines::VersionLimit::default())
+            .await
+    }
+
+    /// The API with its own limit on kept machine versions.
+    pub async fn start_api_with(&self, versions: api::machines::VersionLimit) -> Api {
         let listener = local::bind(0, "the API", "-").expect("bind");
         let served = local::serve(
             &local::AwsRef {
@@ -112,6 +118,7 @@ impl Env {
                 site: &root().join("frontend/dist"),
                 print_outbox: false,
                 links_to_self: false,
+                versions,
             },
         )
         .await

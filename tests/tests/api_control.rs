@@ -620,3 +620,52 @@ async fn a_cancelled_drill_leaves_none_of_its_instances_and_touches_no_other_run
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_machine_versions_are_pruned_under_the_quota() {
+    use api::machines::{Machines, Sfn, VersionLimit};
+    let env = Env::start(system_tests::Setup::default()).await;
+    let client = aws_sdk_sfn::Client::new(&env.aws);
+    let sfn = Sfn {
+        client: client.clone(),
+        role_arn: local::ROLE.into(),
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        log_group_arn: None,
+        // Small, to see it: AWS's quota is 1000; the default keeps 800 past 900.
+        versions: VersionLimit {
+            prune_above: 3,
+            keep: 2,
+        },
+    };
+    let definition = |n: u32| {
+        json!({"StartAt": "R", "States": {"R": {"Type": "Pass", "Result": n, "End": true}}})
+            .to_string()
+    };
+    let mut published = Vec::new();
+    for n in 1..=6 {
+        published.push(
+            sfn.publish("drs-plan-prune", &definition(n))
+                .await
+                .expect("publish"),
+        );
+    }
+    let listed: Vec<String> = client
+        .list_state_machine_versions()
+        .state_machine_arn(sfn.arn("drs-plan-prune"))
+        .send()
+        .await
+        .expect("list")
+        .state_machine_versions
+        .into_iter()
+        .map(|v| v.state_machine_version_arn)
+        .collect();
+    assert!(listed.len() <= 3, "{listed:?}");
+    assert_eq!(listed.first(), published.last(), "the newest is kept");
+    assert!(
+        !listed.contains(&published[0]),
+        "the oldest is gone: {listed:?}"
+    );
+    env.stop().await;
+}
