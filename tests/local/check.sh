@@ -3,7 +3,7 @@
 # with 15-second access tokens (--test-token-lifetime: moto's are always an hour), check
 # its doors (outbox secret, sign-in throttling, refresh) and run the scripted drill (sign
 # in, start, approve through the outbox link, succeed, drill instances gone), run the web
-# UI's end-to-end test and its sessions test (a dashboard and an approval working after
+# UI's end-to-end test, the rejection from an email's Reject link, and its sessions test (a dashboard and an approval working after
 # the first access token expired; a refused renewal ending the session), check that
 # a second start and a taken port are refused clearly, stop with Ctrl-C (SIGINT to the
 # whole process group) right after a change, start again with DRS failing and a group
@@ -116,4 +116,4 @@ rm -rf "$DATA"; DATA=$(mktemp -d)
 start "$LOG" --synthetic 3000
 node frontend/e2e/large.mjs --url "http://127.0.0.1:$PORT" --out target/ui-screenshots
 stop ctrl-c "$LOG"
-echo "local mode: 11 checks passed"
+echo "local mode: 12 checks passed"
