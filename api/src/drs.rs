@@ -197,32 +197,17 @@ impl SourceServers for Drs {
         use aws_sdk_drs::types::{DescribeJobsRequestFilters, LaunchStatus};
         let mut launched = Vec::new();
         for chunk in job_ids.chunks(100) {
-            let mut token = None;
-            loop {
-                let page = self
-                    .0
-                    .describe_jobs()
-                    .filters(
-                        DescribeJobsRequestFilters::builder()
-                            .set_job_ids(Some(chunk.to_vec()))
-                            .build(),
-                    )
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
-                launched.extend(
-                    page.items()
-                        .iter()
-                        .flat_map(|job| job.participating_servers())
-                        .filter(|s| s.launch_status() == Some(&LaunchStatus::Launched))
-                        .filter_map(|s| s.recovery_instance_id().map(str::to_owned)),
-                );
-                token = page.next_token;
-                if token.is_none() {
-                    break;
-                }
-            }
+            let filters = DescribeJobsRequestFilters::builder()
+                .set_job_ids(Some(chunk.to_vec()))
+                .build();
+            launched.extend(
+                self.all_jobs(filters)
+                    .await?
+                    .iter()
+                    .flat_map(|job| job.participating_servers())
+                    .filter(|s| s.launch_status() == Some(&LaunchStatus::Launched))
+                    .filter_map(|s| s.recovery_instance_id().map(str::to_owned)),
+            );
         }
         let alive = self.existing_instances(&launched, false).await?;
         Ok((launched.len(), alive.len()))
@@ -329,26 +314,40 @@ impl Drs {
     ) -> Result<Vec<aws_sdk_drs::types::Job>, ApiError> {
         use aws_sdk_drs::types::DescribeJobsRequestFilters;
         let tag = aslgen::compile::TAG_EXECUTION;
+        let jobs = self
+            .all_jobs(
+                DescribeJobsRequestFilters::builder()
+                    .from_date(since)
+                    .build(),
+            )
+            .await?;
+        Ok(jobs
+            .into_iter()
+            .filter(|job| {
+                job.tags().and_then(|t| t.get(tag)).map(String::as_str) == Some(execution)
+                    || recorded_jobs.iter().any(|j| j == job.job_id())
+            })
+            .collect())
+    }
+
+    /// Every page of DescribeJobs for one filter.
+    async fn all_jobs(
+        &self,
+        filters: aws_sdk_drs::types::DescribeJobsRequestFilters,
+    ) -> Result<Vec<aws_sdk_drs::types::Job>, ApiError> {
         let mut jobs = Vec::new();
         let mut token = None;
         loop {
             let page = self
                 .0
                 .describe_jobs()
-                .filters(
-                    DescribeJobsRequestFilters::builder()
-                        .from_date(since)
-                        .build(),
-                )
+                .filters(filters.clone())
                 .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| drs_error("DescribeJobs", e.into_service_error()))?;
             token = page.next_token.clone();
-            jobs.extend(page.items.unwrap_or_default().into_iter().filter(|job| {
-                job.tags().and_then(|t| t.get(tag)).map(String::as_str) == Some(execution)
-                    || recorded_jobs.iter().any(|j| j == job.job_id())
-            }));
+            jobs.extend(page.items.unwrap_or_default());
             if token.is_none() {
                 return Ok(jobs);
             }

@@ -362,6 +362,26 @@ impl Env {
     }
 
     /// Drill recovery instances still alive in the simulator.
+    /// The servers StartRecovery launched for one execution (its jobs are tagged with it),
+    /// in call order.
+    pub fn launched_servers(&self, execution: &str) -> Vec<String> {
+        self.launches()
+            .into_iter()
+            .filter(|(_, call)| {
+                call.job_id.is_some()
+                    && call.request["tags"]["drsOrchestratorExecution"] == execution
+            })
+            .flat_map(|(_, call)| {
+                call.request["sourceServers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["sourceServerID"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// EC2 instances (in the emulator) the DRS jobs of `execution` launched, whether or
     /// not they still exist; and those of them EC2 still has pending or running.
     pub async fn run_ec2_instances(&self, execution: &str) -> (Vec<String>, Vec<String>) {

@@ -43,22 +43,8 @@ async fn three_waves(api: &Api, plan: &str, mode_extras: Value) {
     assert_eq!(status, 201, "{body}");
 }
 
-/// Servers StartRecovery was called with for one execution.
 fn launched(env: &Env, execution: &str) -> Vec<String> {
-    env.launches()
-        .into_iter()
-        .filter(|(_, call)| {
-            call.job_id.is_some() && call.request["tags"]["drsOrchestratorExecution"] == execution
-        })
-        .flat_map(|(_, call)| {
-            call.request["sourceServers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["sourceServerID"].as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    env.launched_servers(execution).into_iter().collect()
 }
 
 async fn start(api: &Api, plan: &str) -> String {

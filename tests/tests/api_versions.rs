@@ -10,22 +10,8 @@ use system_tests::{Api, Env, wait_for};
 
 const FREE: &str = "s-0a1b2c3d4e5f60014";
 
-/// The servers StartRecovery was called with for one execution (jobs are tagged with it).
 fn launched(env: &Env, execution: &str) -> BTreeSet<String> {
-    env.launches()
-        .into_iter()
-        .filter(|(_, call)| {
-            call.job_id.is_some() && call.request["tags"]["drsOrchestratorExecution"] == execution
-        })
-        .flat_map(|(_, call)| {
-            call.request["sourceServers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["sourceServerID"].as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    env.launched_servers(execution).into_iter().collect()
 }
 
 fn set(list: &Value) -> BTreeSet<String> {

@@ -129,7 +129,7 @@ export function GroupsPage() {
     <SpaceBetween size="m">
       <ErrorAlert error={groups.error} />
       {changed && (
-        <Alert type="info" dismissible onDismiss={() => setChanged(null)} data-testid="plans-changed">
+        <Alert type="info" dismissible i18nStrings={{ dismissAriaLabel: "Dismiss" }} onDismiss={() => setChanged(null)} data-testid="plans-changed">
           {changed.plans.length === 0
             ? `${changed.group} saved; no recovery plan uses it.`
             : `${changed.group} saved. It changes ${changed.plans.length === 1 ? "recovery plan" : "recovery plans"} ${changed.plans.join(", ")}: their next run launches the group's servers as they are now (each run compiles its plan when it starts).`}
