@@ -3,7 +3,9 @@
 
 mod cleanup;
 pub(crate) mod ctx;
+mod guards;
 mod health;
+mod launch;
 mod outcome;
 mod pause;
 mod ssm;
