@@ -487,6 +487,12 @@ async fn expired_and_rejected_approvals_and_cancel() {
         .get("Viewer", &format!("/api/executions/{id}/instances"))
         .await;
     assert_eq!(left["items"], json!([]), "clean means DRS lists none");
+    let (launched, alive) = env.run_ec2_instances(&id).await;
+    assert!(
+        !launched.is_empty(),
+        "the cancelled drill had launched before its approval"
+    );
+    assert_eq!(alive, Vec::<String>::new(), "EC2 still runs them");
 
     // The plan is free again; a rejection fails the run and its drill is cleaned up.
     let (status, started) = api
