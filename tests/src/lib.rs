@@ -26,6 +26,18 @@ pub fn fleet() -> aslgen::Inventory {
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// Faults for the simulator: each server's launch fault, as JSON (`{"launch": "fail"}`).
+pub fn launch_faults(entries: &[(&str, &str)]) -> Faults {
+    let mut faults = Faults::default();
+    for (server, fault) in entries {
+        faults.servers.insert(
+            (*server).to_owned(),
+            serde_json::from_str(fault).expect("a server fault"),
+        );
+    }
+    faults
+}
+
 pub struct Env {
     pub emulator: Emulator,
     pub topic_arn: String,

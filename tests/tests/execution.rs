@@ -4,7 +4,9 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use std::collections::HashMap;
 use std::time::Duration;
-use system_tests::{Env, Faults, Setup, compile, fleet, statemachine, text, three_tier_env};
+use system_tests::{
+    Env, Faults, Setup, compile, fleet, launch_faults, statemachine, text, three_tier_env,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 /// One-second polls: the simulator (600× real time) finishes a launch within one poll.
@@ -204,13 +206,8 @@ plan:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_failure_warns_and_critical_failure_stops() {
-    let mut faults = Faults::default();
-    faults.servers.insert(
-        "s-0a1b2c3d4e5f6001d".into(),
-        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
-    );
     let env = Env::start(Setup {
-        faults,
+        faults: launch_faults(&[("s-0a1b2c3d4e5f6001d", r#"{"launch": "fail"}"#)]),
         ..Setup::default()
     })
     .await;
@@ -315,13 +312,8 @@ async fn throttling_and_ambiguous_failures_never_double_launch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_job_hits_its_deadline() {
-    let mut faults = Faults::default();
-    faults.servers.insert(
-        "s-0a1b2c3d4e5f6001c".into(),
-        serde_json::from_str(r#"{"launch": "stuck"}"#).unwrap(),
-    );
     let env = Env::start(Setup {
-        faults,
+        faults: launch_faults(&[("s-0a1b2c3d4e5f6001c", r#"{"launch": "stuck"}"#)]),
         ..Setup::default()
     })
     .await;
@@ -623,13 +615,8 @@ plan:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_optional_dependency_skips_its_dependents() {
-    let mut faults = Faults::default();
-    faults.servers.insert(
-        "s-0a1b2c3d4e5f6001d".into(),
-        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
-    );
     let env = Env::start(Setup {
-        faults,
+        faults: launch_faults(&[("s-0a1b2c3d4e5f6001d", r#"{"launch": "fail"}"#)]),
         ..Setup::default()
     })
     .await;
@@ -675,12 +662,10 @@ async fn a_failed_optional_dependency_skips_its_dependents() {
 
     // A critical dependent that is skipped ends the plan, cleaned up.
     env.sim().reset();
-    let mut faults = Faults::default();
-    faults.servers.insert(
-        "s-0a1b2c3d4e5f6001d".into(),
-        serde_json::from_str(r#"{"launch": "fail"}"#).unwrap(),
-    );
-    env.sim().set_faults(faults);
+    env.sim().set_faults(launch_faults(&[(
+        "s-0a1b2c3d4e5f6001d",
+        r#"{"launch": "fail"}"#,
+    )]));
     let plan = UNMET_PLAN.replace("CRITICALITY", "critical");
     let machine = env
         .deploy("drs-plan-unmet-critical", &compile(&plan, None))
