@@ -212,6 +212,7 @@ impl RunStore for MemoryStore {
             |item| {
                 item.insert(attr::CLEANUP.into(), s(records::cleanup::RUNNING));
                 item.insert(attr::CLEANUP_EXECUTION.into(), s(execution));
+                item.insert("cleanupStartedAt".into(), s(&crate::now()));
             },
         ))
     }

@@ -44,8 +44,8 @@ class Emulator:
         )
         self.sfn = self.client("stepfunctions")
 
-    def client(self, service: str):
-        return self.session.client(service, endpoint_url=self.endpoint)
+    def client(self, service: str, config=None):
+        return self.session.client(service, endpoint_url=self.endpoint, config=config)
 
     def create(self, definition: dict) -> str:
         return self.sfn.create_state_machine(

@@ -213,8 +213,38 @@ def automation_executions() -> None:
     SimpleSystemManagerResponse.get_automation_execution = get_automation_execution
 
 
+def requests_are_atomic() -> None:
+    """Each DynamoDB request is atomic: a write (its condition included) is one step, and
+    a read sees an item before or after a write, never halfway.
+
+    AWS: PutItem, UpdateItem and DeleteItem with a ConditionExpression evaluate the
+    condition and write atomically (of twenty concurrent writes conditional on
+    `attribute_not_exists(x)`, exactly one succeeds), and a read of an item sees whole
+    writes. moto 5.2.5 serves requests on threads, applies an UpdateItem's actions one by
+    one on the live item and serializes responses from it afterwards, without a lock: a
+    read in between saw one attribute of a write removed and another not yet (the API's
+    20-request resume race saw a token gone and its request still there, and two
+    requests won). Here the DynamoDB handler serves one request at a time.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    original = DynamoHandler.call_action
+
+    @functools.wraps(original)
+    def call_action(self):
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action
+
+
 CORRECTIONS = (
     transact_write_touched_items_only,
     send_command_instances_only,
     automation_executions,
+    requests_are_atomic,
 )

@@ -151,3 +151,68 @@ def test_automation_executions_record_who_started_them(moto):
     with pytest.raises(ClientError) as unknown:
         ssm.get_automation_execution(AutomationExecutionId=str(uuid.uuid4()))
     assert unknown.value.response["Error"]["Code"] == "AutomationExecutionNotFoundException"
+
+
+def test_of_twenty_concurrent_conditional_writes_one_wins(moto, table):
+    """AWS: a conditional write is atomic; moto without the correction let several
+    concurrent writers pass the same condition."""
+    import concurrent.futures
+
+    from botocore.config import Config
+
+    _, name = table
+    # As many connections as writers, so the twenty really are concurrent.
+    ddb = moto.client("dynamodb", config=Config(max_pool_connections=32))
+
+    def claim(item: int, writer: int) -> bool:
+        try:
+            ddb.update_item(
+                TableName=name,
+                Key={"pk": {"S": f"race-{item}"}, "sk": {"S": "x"}},
+                UpdateExpression="SET w = :w",
+                ConditionExpression="attribute_not_exists(w)",
+                ExpressionAttributeValues={":w": {"N": str(writer)}},
+            )
+            return True
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        for item in range(30):
+            wins = sum(pool.map(lambda writer, item=item: claim(item, writer), range(20)))
+            assert wins == 1, f"item {item}: {wins} writers passed the condition"
+
+
+def test_a_read_never_sees_half_a_write(moto, table):
+    """AWS: an UpdateItem that sets two attributes is seen whole or not at all."""
+    import threading
+
+    from botocore.config import Config
+
+    _, name = table
+    ddb = moto.client("dynamodb", config=Config(max_pool_connections=32))
+    key = {"pk": {"S": "torn"}, "sk": {"S": "x"}}
+    ddb.put_item(TableName=name, Item={**key, "a": {"N": "0"}, "b": {"N": "0"}})
+    done = threading.Event()
+
+    def write():
+        for n in range(1, 400):
+            ddb.update_item(
+                TableName=name,
+                Key=key,
+                UpdateExpression="SET a = :n, b = :n",
+                ExpressionAttributeValues={":n": {"N": str(n)}},
+            )
+        done.set()
+
+    writers = [threading.Thread(target=write) for _ in range(2)]
+    for w in writers:
+        w.start()
+    torn = 0
+    while not done.is_set():
+        item = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
+        torn += item["a"] != item["b"]
+    for w in writers:
+        w.join()
+    assert torn == 0, f"{torn} reads saw half a write"

@@ -131,6 +131,18 @@ async fn a_paused_run_waits_at_the_next_wave_boundary_until_resumed() {
         )
         .await;
     assert_eq!(status, 409, "{body}");
+    // Twenty clean-ups of the ended drill at once: one starts (a conditional write).
+    let statuses = race(&api, &format!("{path}/cleanup")).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 202 || *s == 409),
+        "{statuses:?}"
+    );
+    wait_for(&api, "Viewer", &path, |r| r["cleanup"] == "CLEAN").await;
 
     // Cancel works while paused, and the drill is cleaned up.
     let id = start(&api, "paused").await;

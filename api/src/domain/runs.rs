@@ -89,8 +89,12 @@ pub async fn start_cleanup(
             "{}:{previous}",
             machine.replace(":stateMachine:", ":execution:")
         );
-        if runs.status(&arn).await?.as_deref() == Some("RUNNING") {
-            return Ok(None);
+        match runs.status(&arn).await?.as_deref() {
+            Some("RUNNING") => return Ok(None),
+            // Not in Step Functions yet: it may be starting right now (its starter wrote
+            // the record first), so it is taken over only once it is older than a start.
+            None if !older_than_a_start(&run.get("cleanupStartedAt")) => return Ok(None),
+            _ => {}
         }
         Some(previous)
     } else {
@@ -108,6 +112,16 @@ pub async fn start_cleanup(
     let input = json!({"mode": "DRILL", "cleanupOf": run.id, "jobs": jobs, "pollSeconds": run.poll_seconds()});
     runs.start(&version, &name, &input.to_string()).await?;
     Ok(Some(name))
+}
+
+/// Whether an ISO 8601 time lies further back than a start takes (an unreadable one
+/// counts as old: nothing waits on it).
+fn older_than_a_start(at: &str) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(at, &Rfc3339).map_or(true, |t| {
+        time::OffsetDateTime::now_utc().unix_timestamp() - t.unix_timestamp()
+            > super::locks::START_GRACE_SECONDS
+    })
 }
 
 /// Cleans up a drill run's instances: through its version's clean-up, or (a run from
@@ -416,6 +430,10 @@ mod tests {
             MACHINE.replace(":stateMachine:", ":execution:")
         );
         let run = Run::load(&*store, "run").await.unwrap();
+        assert!(cleanup(&*store, &*runs, &*drs, &run).await.is_err());
+        // Not in Step Functions yet (its starter is between the record and the start):
+        // still not taken over.
+        runs.statuses.lock().unwrap().remove(&arn);
         assert!(cleanup(&*store, &*runs, &*drs, &run).await.is_err());
         runs.set(&arn, "FAILED");
         assert!(cleanup(&*store, &*runs, &*drs, &run).await.is_ok());
