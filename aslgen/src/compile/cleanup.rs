@@ -250,20 +250,14 @@ fn launch_processor(
         timeout_cause: "DRS did not finish terminating the drill instances in 30 minutes".into(),
     };
     let wait_entry = wait_gone.emit(&mut states);
-    let [decide, start, wait, count, timed_out] =
-        SlotWait::names(ctx, &format!("terminate{part}"), key);
-    let slot = SlotWait {
-        decide,
-        start,
-        wait,
-        count,
-        timed_out,
-        retry: terminate.clone(),
-        deadline_seconds: TERMINATE_DEADLINE_SECONDS,
-        timeout_error: errors::CLEANUP_TIMED_OUT,
-        timeout_cause: "DRS refused to terminate the drill instances for quota for 30 minutes"
-            .into(),
-    };
+    let slot = SlotWait::new(
+        ctx,
+        (&format!("terminate{part}"), key),
+        terminate.clone(),
+        TERMINATE_DEADLINE_SECONDS,
+        errors::CLEANUP_TIMED_OUT,
+        "DRS refused to terminate the drill instances for quota for 30 minutes".into(),
+    );
     let slot_catch = slot.catch();
     slot.emit(&mut states);
     states.insert(

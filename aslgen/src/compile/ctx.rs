@@ -479,14 +479,27 @@ pub struct SlotWait {
 }
 
 impl SlotWait {
-    pub fn names(ctx: &mut Ctx, label: &str, key: &str) -> [String; 5] {
-        [
-            ctx.claim(&format!("DRS busy? · {label}"), key),
-            ctx.claim(&format!("Start slot wait · {label}"), key),
-            ctx.claim(&format!("Wait for a DRS slot · {label}"), key),
-            ctx.claim(&format!("Count slot wait · {label}"), key),
-            ctx.claim(&format!("No DRS slot in time · {label}"), key),
-        ]
+    /// The wait's states for `label`, retrying `retry` until `deadline_seconds`, then
+    /// failing with `timeout_error`.
+    pub fn new(
+        ctx: &mut Ctx,
+        (label, key): (&str, &str),
+        retry: String,
+        deadline_seconds: u64,
+        timeout_error: &'static str,
+        timeout_cause: String,
+    ) -> Self {
+        Self {
+            decide: ctx.claim(&format!("DRS busy? · {label}"), key),
+            start: ctx.claim(&format!("Start slot wait · {label}"), key),
+            wait: ctx.claim(&format!("Wait for a DRS slot · {label}"), key),
+            count: ctx.claim(&format!("Count slot wait · {label}"), key),
+            timed_out: ctx.claim(&format!("No DRS slot in time · {label}"), key),
+            retry,
+            deadline_seconds,
+            timeout_error,
+            timeout_cause,
+        }
     }
 
     /// The Catch a refused call carries.

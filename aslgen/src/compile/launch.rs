@@ -122,21 +122,17 @@ fn emit_batch_launch(
         .point_in_time
         .then(|| ctx.claim(&format!("Point in time? · {label}"), &key));
     let entry = which.clone().unwrap_or_else(|| launch.clone());
-    let [decide, start, wait, count, timed_out] = SlotWait::names(ctx, &label, &key);
-    let slot = SlotWait {
-        decide,
-        start,
-        wait,
-        count,
-        timed_out,
-        retry: entry.clone(),
-        deadline_seconds: unit.launch_timeout.as_secs(),
-        timeout_error: errors::NO_CAPACITY,
-        timeout_cause: format!(
+    let slot = SlotWait::new(
+        ctx,
+        (&label, &key),
+        entry.clone(),
+        unit.launch_timeout.as_secs(),
+        errors::NO_CAPACITY,
+        format!(
             "DRS refused to launch `{label}` for quota (its job slots were held by other runs) for {}",
             unit.launch_timeout
         ),
-    };
+    );
 
     let poll = Poll {
         check_first: false,
