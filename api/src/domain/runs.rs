@@ -40,11 +40,15 @@ impl Run {
 
     /// The Step Functions execution (of the plan's machine, whatever version it ran).
     pub fn execution_arn(&self) -> String {
+        self.execution_arn_named(&self.id)
+    }
+
+    /// Another execution of the run's machine (its clean-up's), by name.
+    fn execution_arn_named(&self, name: &str) -> String {
         format!(
-            "{}:{}",
+            "{}:{name}",
             self.get("stateMachineArn")
-                .replace(":stateMachine:", ":execution:"),
-            self.id
+                .replace(":stateMachine:", ":execution:")
         )
     }
 
@@ -81,15 +85,11 @@ pub async fn start_cleanup(
     let name = format!("cleanup-{}", crate::app::unique_id());
     let previous = run.get(attr::CLEANUP_EXECUTION);
     let stale = if !previous.is_empty() && run.get(attr::CLEANUP) == cleanup::RUNNING {
-        let machine = version
-            .rsplit_once(':')
-            .map(|(machine, _)| machine)
-            .unwrap_or(&version);
-        let arn = format!(
-            "{}:{previous}",
-            machine.replace(":stateMachine:", ":execution:")
-        );
-        match runs.status(&arn).await?.as_deref() {
+        match runs
+            .status(&run.execution_arn_named(&previous))
+            .await?
+            .as_deref()
+        {
             Some("RUNNING") => return Ok(None),
             // Not in Step Functions yet: it may be starting right now (its starter wrote
             // the record first), so it is taken over only once it is older than a start.

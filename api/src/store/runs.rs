@@ -149,6 +149,20 @@ fn conditional_failed<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
 
+impl Dynamo {
+    /// An UpdateItem of one run's own record (`EXEC#<name>` / `EXECUTION`).
+    fn update_run(
+        &self,
+        name: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&records::execution_pk(name)))
+            .key("sk", s(records::EXECUTION))
+    }
+}
+
 #[async_trait]
 impl RunStore for Dynamo {
     async fn lock(&self, keys: &[String], holder: &LockHolder) -> Result<(), LockError> {
@@ -241,11 +255,7 @@ impl RunStore for Dynamo {
             .send()
             .await
             .map_err(|e| backend(e.into_service_error()))?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&records::execution_pk(start.name)))
-            .key("sk", s(records::EXECUTION))
+        self.update_run(start.name)
             .update_expression(
                 "SET #s = if_not_exists(#s, :s), startedAt = if_not_exists(startedAt, :t), \
                  updatedAt = if_not_exists(updatedAt, :t), planId = :p, planName = :n, \
@@ -277,11 +287,7 @@ impl RunStore for Dynamo {
             (start.name, "rerunOf", earlier),
             (earlier, "rerunBy", start.name),
         ] {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(&records::execution_pk(name)))
-                .key("sk", s(records::EXECUTION))
+            self.update_run(name)
                 .update_expression("SET #a = :v")
                 .expression_attribute_names("#a", attribute)
                 .expression_attribute_values(":v", s(value))
@@ -350,11 +356,7 @@ impl RunStore for Dynamo {
         status: &str,
         by: &str,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&records::execution_pk(name)))
-            .key("sk", s(records::EXECUTION))
+        self.update_run(name)
             .update_expression("SET #s = :s, endedAt = if_not_exists(endedAt, :t), stoppedBy = :b")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":s", s(status))
@@ -377,12 +379,7 @@ impl RunStore for Dynamo {
             None => format!("attribute_exists(pk) AND ({free})"),
             Some(_) => format!("attribute_exists(pk) AND ({free} OR cleanupExecution = :stale)"),
         };
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&records::execution_pk(name)))
-            .key("sk", s(records::EXECUTION))
+        let mut request = self.update_run(name)
             .update_expression(
                 "SET cleanup = :running, cleanupExecution = :e, cleanupStartedAt = :t REMOVE cleanedAt",
             )
@@ -397,11 +394,7 @@ impl RunStore for Dynamo {
 
     async fn request_pause(&self, name: &str, by: &str) -> Result<bool, StoreError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&records::execution_pk(name)))
-            .key("sk", s(records::EXECUTION))
+            .update_run(name)
             .update_expression("SET pauseRequested = :t, pauseRequestedBy = :b")
             .condition_expression("#s = :running AND attribute_not_exists(pauseRequested)")
             .expression_attribute_names("#s", "status")
@@ -420,11 +413,7 @@ impl RunStore for Dynamo {
         token: Option<&str>,
     ) -> Result<bool, StoreError> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&records::execution_pk(name)))
-            .key("sk", s(records::EXECUTION))
+            .update_run(name)
             .expression_attribute_values(":b", s(by))
             .expression_attribute_values(":t", s(&crate::now()));
         let request = match token {
@@ -446,12 +435,7 @@ impl RunStore for Dynamo {
     }
 
     async fn restore_pause(&self, name: &str, token: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&records::execution_pk(name)))
-            .key("sk", s(records::EXECUTION))
+        let out = self.update_run(name)
             .update_expression(
                 "SET #s = :paused, pauseToken = :token, pauseRequested = :t REMOVE resumedBy, resumedAt",
             )
