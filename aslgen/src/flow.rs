@@ -4,7 +4,8 @@
 //! end together) and sequence. Series-parallel DAGs map onto that exactly. In any other
 //! DAG the few edges that nesting cannot express become *waits*: the dependent polls the
 //! progress record its dependency writes, so every edge is honoured and nothing is
-//! serialized beyond the plan. Launch concurrency is then bounded to DRS's quotas.
+//! serialized beyond the plan. Launches are not cut into rounds: every group starts when
+//! its dependencies allow, and one DRS refuses for quota waits for a freed job slot.
 
 use crate::validate::{Resolved, ResolvedWave, Stage, UnitId, graph_reachability};
 
@@ -44,8 +45,6 @@ pub struct Serialization {
     /// Dependencies (awaited, waiting) honoured by polling progress records, because
     /// nesting cannot express them without ordering more than the plan asks.
     pub waits: Vec<(String, String)>,
-    /// Rounds a parallel block was cut into to stay within DRS quotas (1 = not cut).
-    pub quota_rounds: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,25 +106,7 @@ pub fn plan_wave(resolved: &Resolved, wave: &ResolvedWave) -> WaveFlow {
                 )
             })
             .collect(),
-        quota_rounds: 1,
     };
-    let mut serialization = serialization;
-    let weight = |s: &Segment| -> (usize, usize) {
-        if !s.launches() {
-            return (0, 0);
-        }
-        let unit = &resolved.units[s.unit];
-        let servers = unit.servers.len();
-        let jobs = servers.div_ceil(unit.batch_size());
-        // A unit never has more than one round of its own batches in flight.
-        (
-            jobs.min(MAX_JOBS_IN_FLIGHT)
-                .min(MAX_SERVERS_IN_FLIGHT / MAX_SERVERS_PER_JOB),
-            servers.min(MAX_SERVERS_IN_FLIGHT),
-        )
-    };
-    let weights: Vec<(usize, usize)> = segments.iter().map(weight).collect();
-    let (flow, _) = bound(flow, &weights, &mut serialization.quota_rounds);
     WaveFlow {
         segments,
         flow,
@@ -252,68 +233,6 @@ fn components(nodes: &[usize], edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
         }
     }
     groups.into_iter().map(|(_, members)| members).collect()
-}
-
-/// Bounds the launches one block can have in flight; returns the block's load.
-fn bound(flow: Flow, weights: &[(usize, usize)], rounds: &mut usize) -> (Flow, (usize, usize)) {
-    match flow {
-        Flow::Segment(s) => (Flow::Segment(s), weights[s]),
-        Flow::Seq(items) => {
-            let mut load = (0, 0);
-            let items = items
-                .into_iter()
-                .map(|f| {
-                    let (f, l) = bound(f, weights, rounds);
-                    load = (load.0.max(l.0), load.1.max(l.1));
-                    f
-                })
-                .collect();
-            (Flow::Seq(items), load)
-        }
-        Flow::Par(items) => {
-            let bounded: Vec<(Flow, (usize, usize))> = items
-                .into_iter()
-                .map(|f| bound(f, weights, rounds))
-                .collect();
-            let total = bounded
-                .iter()
-                .fold((0, 0), |acc, (_, l)| (acc.0 + l.0, acc.1 + l.1));
-            if total.0 <= MAX_JOBS_IN_FLIGHT && total.1 <= MAX_SERVERS_IN_FLIGHT {
-                return (
-                    Flow::Par(bounded.into_iter().map(|(f, _)| f).collect()),
-                    total,
-                );
-            }
-            let mut packed: Vec<(Vec<Flow>, (usize, usize))> = Vec::new();
-            for (f, l) in bounded {
-                match packed.last_mut() {
-                    Some((round, load))
-                        if load.0 + l.0 <= MAX_JOBS_IN_FLIGHT
-                            && load.1 + l.1 <= MAX_SERVERS_IN_FLIGHT =>
-                    {
-                        round.push(f);
-                        *load = (load.0 + l.0, load.1 + l.1);
-                    }
-                    _ => packed.push((vec![f], l)),
-                }
-            }
-            *rounds += packed.len() - 1;
-            let load = packed
-                .iter()
-                .fold((0, 0), |acc, (_, l)| (acc.0.max(l.0), acc.1.max(l.1)));
-            let seq = packed
-                .into_iter()
-                .map(|(mut round, _)| {
-                    if round.len() == 1 {
-                        round.remove(0)
-                    } else {
-                        Flow::Par(round)
-                    }
-                })
-                .collect();
-            (Flow::Seq(seq), load)
-        }
-    }
 }
 
 #[cfg(test)]

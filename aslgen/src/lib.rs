@@ -5,6 +5,7 @@
 
 pub mod asl;
 pub mod compile;
+pub mod events;
 pub mod flow;
 pub mod graph;
 pub mod iam;

@@ -15,6 +15,16 @@ pub const STEP_PREFIX: &str = "STEP#";
 /// Sort key (and partition suffix) of the item holding a run's resolved servers.
 pub const SERVERS: &str = "SERVERS";
 
+/// Partition key prefix of a DRS launch job's wait item: `JOB#<job id>`. The launch
+/// events machine adds each reporting source server to it; a waiting run registers its
+/// task token on it. Both are conditional updates of this one item.
+pub const JOB_PREFIX: &str = "JOB#";
+/// Sort key of a run's DRS slot item (under `EXEC#<run>`): how many of its jobs have
+/// ended, and the task tokens of its launches waiting for a slot.
+pub const SLOTS: &str = "SLOTS";
+/// Sort key of a launch job's wait item.
+pub const LAUNCH_WAIT: &str = "LAUNCH";
+
 /// `EXEC#<execution>`.
 pub fn execution_pk(execution: &str) -> String {
     format!("{EXEC_PREFIX}{execution}")
@@ -107,6 +117,20 @@ pub mod attr {
     pub const RERUN_BY: &str = "rerunBy";
     pub const STATE_MACHINE_VERSION_ARN: &str = "stateMachineVersionArn";
     pub const POLL_SECONDS: &str = "pollSeconds";
+    /// On a launch job's wait item: the task token of the run waiting for it, how many
+    /// servers the job launches, and the source servers whose launch result arrived.
+    pub const WAIT_TOKEN: &str = "waitToken";
+    pub const EXPECTED: &str = "expected";
+    pub const REPORTED: &str = "reported";
+    /// On a run's slot item.
+    pub const SLOTS_FREED: &str = "slotsFreed";
+    pub const SLOT_WAITERS: &str = "slotWaiters";
+}
+
+/// The job wait item's partition key as a States.Format expression over a path holding
+/// the job ID.
+pub fn job_pk_expression(path: &str) -> String {
+    format!("States.Format('{JOB_PREFIX}{{}}', {path})")
 }
 
 /// `kind` of a group's record.

@@ -62,16 +62,26 @@ fn statemachines_are_current() {
     let update = std::env::var_os("UPDATE_STATEMACHINES").is_some();
     let dir = root().join("statemachines");
     let mut stale = Vec::new();
-    for name in EXAMPLES {
-        let (_, files, _) = artifacts(name);
-        for (file, text) in files {
-            let path = dir.join(&file);
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &text).unwrap();
-            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                stale.push(file);
-            }
+    // The launch events machine, with the table the templates substitute.
+    let events = aslgen::events::launch_events_machine(&Deployment {
+        table: "${TableName}".into(),
+        ..Deployment::default()
+    });
+    let events_file = (
+        "launch-events.asl.json".to_owned(),
+        serde_json::to_string_pretty(&events).unwrap() + "\n",
+    );
+    let every = EXAMPLES
+        .iter()
+        .flat_map(|name| artifacts(name).1)
+        .chain(std::iter::once(events_file));
+    for (file, text) in every {
+        let path = dir.join(&file);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(file);
         }
     }
     assert!(

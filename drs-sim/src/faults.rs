@@ -12,6 +12,9 @@ pub struct Faults {
     /// Operation name (`StartRecovery`) → refusals to serve next.
     #[serde(default)]
     pub operations: HashMap<String, OperationFault>,
+    /// Source server ID → what happens to its launch result event.
+    #[serde(default)]
+    pub events: HashMap<String, crate::events::EventFault>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod ec2;
 pub mod emulator;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod launch_actions;
 pub mod ops;

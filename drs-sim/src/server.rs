@@ -4,6 +4,7 @@
 use crate::clock::{Clock, iso};
 use crate::ec2::Ec2;
 use crate::error::DrsError;
+use crate::events::{self, EventFault};
 use crate::faults::{Faults, Verdict};
 use crate::ops;
 use crate::world::{Call, JobKind, Timing, World};
@@ -72,6 +73,7 @@ struct AppState {
     image: OnceCell<String>,
     probe_function: String,
     probe_ports: HashMap<u16, u16>,
+    region: String,
 }
 
 /// A running simulator.
@@ -151,6 +153,7 @@ pub async fn start(config: Config) -> Result<Sim, StartError> {
         image: OnceCell::new(),
         probe_function: config.probe_function.clone(),
         probe_ports: config.probe_ports.clone(),
+        region: config.region.clone(),
     });
     let app = Router::new()
         .route("/_sim/calls", get(admin_calls))
@@ -217,6 +220,33 @@ async fn tick_forever(state: Arc<AppState>) {
             }
             lock(&state.world).terminated(&job_id, &ids);
         }
+        deliver_launch_results(&state).await;
+    }
+}
+
+/// Puts the launch results of this tick on moto's event bus, as DRS does on AWS's.
+async fn deliver_launch_results(state: &AppState) {
+    let entries: Vec<Value> = {
+        let mut world = lock(&state.world);
+        let results = std::mem::take(&mut world.launch_results);
+        results
+            .iter()
+            .flat_map(|result| {
+                let copies = match world.faults.events.get(&result.source_server) {
+                    Some(EventFault::Drop) => 0,
+                    Some(EventFault::Duplicate) => 2,
+                    None => 1,
+                };
+                let entry = result.entry(&world.region, &world.account);
+                std::iter::repeat_n(entry, copies)
+            })
+            .collect()
+    };
+    if entries.is_empty() {
+        return;
+    }
+    if let Err(e) = events::put(&state.http, &state.moto_url, &state.region, &entries).await {
+        tracing::warn!(error = %e, "DRS launch events were not delivered");
     }
 }
 

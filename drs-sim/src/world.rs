@@ -2,6 +2,7 @@
 //! move on in time (see `clock`). Pure state; EC2 work is handed to the caller.
 
 use crate::clock::{Clock, SimMillis, iso};
+use crate::events::LaunchResult;
 use crate::faults::{Faults, LaunchFault};
 use aslgen::Inventory;
 use indexmap::IndexMap;
@@ -189,6 +190,8 @@ pub struct World {
     pub calls: Vec<Call>,
     /// Post-launch actions by resource (`lct-…` or `s-…`), then by action id.
     pub launch_actions: IndexMap<String, IndexMap<String, Value>>,
+    /// Launch results not yet put on the event bus.
+    pub launch_results: Vec<LaunchResult>,
     job_seq: u64,
 }
 
@@ -205,6 +208,7 @@ impl World {
             faults: Faults::default(),
             calls: Vec::new(),
             launch_actions: IndexMap::new(),
+            launch_results: Vec::new(),
             job_seq: 0,
         };
         world.load_fleet(inventory);
@@ -233,6 +237,7 @@ impl World {
         self.jobs.clear();
         self.instances.clear();
         self.calls.clear();
+        self.launch_results.clear();
         self.faults = Faults::default();
         for server in self.servers.values_mut() {
             server.last_launch = None;
@@ -342,6 +347,13 @@ impl World {
                     (_, Some(LaunchFault::Stuck)) => {}
                     (JobKind::Launch { .. } | JobKind::Failback, Some(LaunchFault::Fail)) => {
                         server.status = LaunchStatus::Failed;
+                        if matches!(job.kind, JobKind::Launch { .. }) {
+                            self.launch_results.push(LaunchResult {
+                                job: job.id.clone(),
+                                source_server: server.source.clone(),
+                                launched: false,
+                            });
+                        }
                         job.log.push(LogItem {
                             at: now,
                             event: "LAUNCH_FAILED",
@@ -383,6 +395,13 @@ impl World {
                 server.recovery_instance = Some(ec2_id.clone());
                 server.ec2_requested = false;
             }
+            if matches!(job.kind, JobKind::Launch { .. }) {
+                self.launch_results.push(LaunchResult {
+                    job: job.id.clone(),
+                    source_server: source.clone(),
+                    launched: true,
+                });
+            }
             job.log.push(LogItem {
                 at: now,
                 event: "LAUNCH_START",
@@ -421,6 +440,13 @@ impl World {
         {
             server.status = LaunchStatus::Failed;
             server.ec2_requested = false;
+            if matches!(job.kind, JobKind::Launch { .. }) {
+                self.launch_results.push(LaunchResult {
+                    job: job.id.clone(),
+                    source_server: server.source.clone(),
+                    launched: false,
+                });
+            }
         }
         job.log.push(LogItem {
             at: now,

@@ -134,6 +134,12 @@ pub async fn start_aws(
         .await;
     provision::table(&aws_sdk_dynamodb::Client::new(&config), TABLE).await?;
     let topic_arn = provision::topic(&aws_sdk_sns::Client::new(&config), TOPIC).await?;
+    provision::launch_events(
+        &aws_sdk_sfn::Client::new(&config),
+        &emulator.endpoint(),
+        REGION,
+    )
+    .await?;
     Ok(Aws {
         emulator,
         config,

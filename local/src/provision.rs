@@ -77,6 +77,67 @@ pub async fn topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<String, Prov
         .ok_or_else(|| fail("topic")("no ARN"))
 }
 
+/// Name of the launch events machine and of the rule that starts it (the templates').
+pub const LAUNCH_EVENTS: &str = "drs-orchestrator-launch-events";
+
+/// The launch events machine (Express) and the EventBridge rule that starts it for every
+/// DRS launch result, as `templates/orchestration.yaml` makes them; returns the machine's
+/// ARN. moto's EventBridge evaluates the rule and starts the machine (a moto correction).
+pub async fn launch_events(
+    sfn: &aws_sdk_sfn::Client,
+    endpoint: &str,
+    region: &str,
+) -> Result<String, ProvisionError> {
+    let deployment = aslgen::Deployment {
+        table: TABLE.into(),
+        ..aslgen::Deployment::default()
+    };
+    let machine = aslgen::events::launch_events_machine(&deployment);
+    let arn = sfn
+        .create_state_machine()
+        .name(LAUNCH_EVENTS)
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .definition(serde_json::to_string(&machine).map_err(fail("launch events machine"))?)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .map_err(fail("launch events machine"))?
+        .state_machine_arn;
+    let http = reqwest::Client::new();
+    let call = |action: &'static str, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            drs_sim::events::call(&http, endpoint, region, action, &body)
+                .await
+                .map_err(fail("launch events rule"))
+        }
+    };
+    call(
+        "PutRule",
+        serde_json::json!({
+            "Name": LAUNCH_EVENTS,
+            "EventPattern": aslgen::events::event_pattern().to_string(),
+            "State": "ENABLED",
+        }),
+    )
+    .await?;
+    let (paths, template) = aslgen::events::input_transformer();
+    call(
+        "PutTargets",
+        serde_json::json!({
+            "Rule": LAUNCH_EVENTS,
+            "Targets": [{
+                "Id": "launch-events",
+                "Arn": arn,
+                "RoleArn": ROLE,
+                "InputTransformer": {"InputPathsMap": paths, "InputTemplate": template},
+            }],
+        }),
+    )
+    .await?;
+    Ok(arn)
+}
+
 /// A listener that stands for a recovered application: accepts TCP and answers any HTTP
 /// request 200, so TCP and HTTP health checks of recovered instances pass.
 pub async fn application_listener() -> std::io::Result<(u16, tokio::task::JoinHandle<()>)> {

@@ -242,9 +242,88 @@ def requests_are_atomic() -> None:
     DynamoHandler.call_action = call_action
 
 
+def rules_start_state_machines() -> None:
+    """An EventBridge rule whose target is a state machine starts an execution of it with
+    the (transformed) event as input.
+
+    AWS: Step Functions state machines are an EventBridge target; for each matching event
+    EventBridge calls StartExecution (with the rule's role) and the input is the event, or
+    what the target's InputTransformer makes of it. An Express machine runs the same way,
+    asynchronously. In an input template a placeholder outside quotes takes the value as
+    JSON (a string arrives quoted: `{"jobId": <jobId>}` gives `{"jobId": "drsjob-1"}`);
+    inside quotes it takes the text. moto 5.2.5 delivers to logs, archives, SQS, other
+    buses and API destinations only, drops events for every other target without a word,
+    and puts strings into templates unquoted, so a template like the one above fails
+    PutEvents with a 500.
+    """
+    import json
+    import re
+
+    from jsonpath_ng.ext import parse as parse_path
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def transform(template: str, paths: dict, event: dict):
+        values = {}
+        for name, path in paths.items():
+            found = parse_path(path).find(event)
+            values[name] = found[0].value if found else None
+        out, in_string, i = [], False, 0
+        while i < len(template):
+            char = template[i]
+            match = re.match(r"<([A-Za-z0-9_.-]+)>", template[i:])
+            if match and match.group(1) in values:
+                value = values[match.group(1)]
+                if in_string:
+                    out.append(value if isinstance(value, str) else json.dumps(value))
+                else:
+                    out.append(json.dumps(value))
+                i += len(match.group(0))
+                continue
+            if char == '"' and (i == 0 or template[i - 1] != "\\"):
+                in_string = not in_string
+            out.append(char)
+            i += 1
+        return json.loads("".join(out))
+
+    def is_machine(target) -> bool:
+        return parse_arn(target["Arn"]).service == "states"
+
+    def send_to_targets(self, original_event, transform_input=True):
+        machines = [t for t in self.targets if is_machine(t)]
+        others = [t for t in self.targets if not is_machine(t)]
+        kept, self.targets = self.targets, others
+        try:
+            original(self, original_event, transform_input)
+        finally:
+            self.targets = kept
+        if not machines or not self.event_pattern.matches_event(original_event):
+            return
+        plain = {k: v for k, v in original_event.items() if k != "ingestion-time"}
+        for target in machines:
+            transformer = target.get("InputTransformer")
+            if transform_input and transformer:
+                event = transform(
+                    transformer.get("InputTemplate", ""), transformer.get("InputPathsMap", {}), plain
+                )
+            elif target.get("Input"):
+                event = json.loads(target["Input"])
+            else:
+                event = plain
+            arn = parse_arn(target["Arn"])
+            get_backend(arn.account, arn.region).start_execution(
+                target["Arn"], execution_input=json.dumps(event, default=str)
+            )
+
+    Rule.send_to_targets = send_to_targets
+
 CORRECTIONS = (
     transact_write_touched_items_only,
     send_command_instances_only,
     automation_executions,
     requests_are_atomic,
+    rules_start_state_machines,
 )

@@ -1,5 +1,6 @@
 """Tests for moto_patches_services.py: the corrections keep moto's results, at AWS's cost."""
 
+import json
 import uuid
 
 import pytest
@@ -216,3 +217,40 @@ def test_a_read_never_sees_half_a_write(moto, table):
     for w in writers:
         w.join()
     assert torn == 0, f"{torn} reads saw half a write"
+
+
+# rules_start_state_machines -------------------------------------------------------------
+
+def test_a_rule_starts_its_state_machine_target_with_the_transformed_event(moto):
+    """AWS: a matching event starts an execution of the target machine; its input is
+    what the target's InputTransformer makes of the event (here DRS's launch result)."""
+    sfn = moto.sfn
+    machine = sfn.create_state_machine(
+        name=f"m-{uuid.uuid4().hex[:12]}",
+        definition='{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}',
+        roleArn="arn:aws:iam::123456789012:role/r",
+        type="EXPRESS",
+    )["stateMachineArn"]
+    events = moto.client("events")
+    rule = f"r-{uuid.uuid4().hex[:8]}"
+    events.put_rule(
+        Name=rule,
+        EventPattern='{"source": ["aws.drs"], "detail-type": ["DRS Source Server Launch Result"]}',
+    )
+    events.put_targets(Rule=rule, Targets=[{
+        "Id": "t", "Arn": machine, "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "InputTransformer": {
+            "InputPathsMap": {"jobId": "$.detail.job-id", "server": "$.resources[0]"},
+            "InputTemplate": '{"jobId": <jobId>, "server": <server>}',
+        },
+    }])
+    server = "arn:aws:drs:us-east-1:123456789012:source-server/s-1"
+    for source in ("aws.drs", "aws.mgn"):
+        events.put_events(Entries=[{
+            "Source": source, "DetailType": "DRS Source Server Launch Result",
+            "Resources": [server], "Detail": '{"state": "LAUNCH_SUCCEEDED", "job-id": "drsjob-1"}',
+        }])
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert len(executions) == 1, "the rule starts the machine once, for the matching event"
+    described = moto.wait(executions[0]["executionArn"])
+    assert json.loads(described["input"]) == {"jobId": "drsjob-1", "server": server}

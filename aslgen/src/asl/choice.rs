@@ -11,6 +11,7 @@ pub enum Condition {
     NumericGreaterThanEquals(String, i64),
     NumericLessThan(String, i64),
     NumericEqualsPath(String, String),
+    NumericGreaterThanEqualsPath(String, String),
     TimestampGreaterThanEqualsPath(String, String),
     IsPresent(String, bool),
     IsNumeric(String, bool),
@@ -30,6 +31,9 @@ impl Condition {
             }
             Condition::NumericLessThan(v, x) => variable(map, v, "NumericLessThan", x),
             Condition::NumericEqualsPath(v, x) => variable(map, v, "NumericEqualsPath", x),
+            Condition::NumericGreaterThanEqualsPath(v, x) => {
+                variable(map, v, "NumericGreaterThanEqualsPath", x)
+            }
             Condition::TimestampGreaterThanEqualsPath(v, x) => {
                 variable(map, v, "TimestampGreaterThanEqualsPath", x)
             }

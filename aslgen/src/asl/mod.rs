@@ -217,6 +217,9 @@ pub struct Task {
     pub result_path: Option<ResultPath>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// The timeout read from the input (a positive whole number of seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds_path: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

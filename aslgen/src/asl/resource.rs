@@ -66,6 +66,8 @@ impl Resource {
         if (service, action) == ("lambda", "invoke") {
             return "lambda:InvokeFunction".to_owned();
         }
+        // The SDK integration's service name is the SDK's; IAM's prefix is `states`.
+        let service = if service == "sfn" { "states" } else { service };
         let mut chars = action.chars();
         let upper: String = chars
             .next()

@@ -11,9 +11,10 @@
 //! the whole fleet.
 
 use super::ctx::{
-    Ctx, Poll, Service, SlotWait, branch, choice, errors, inline_map, pass, succeed, task_base,
+    Ctx, Poll, Service, branch, choice, errors, inline_map, pass, succeed, task_base,
     transient_retry,
 };
+use super::slots::SlotWait;
 use super::unit::batches;
 use crate::asl::{
     Catch, ChoiceRule, Condition, ErrorName, Resource, ResultPath, State, States, Task, Transition,
@@ -259,7 +260,7 @@ fn launch_processor(
         "DRS refused to terminate the drill instances for quota for 30 minutes".into(),
     );
     let slot_catch = slot.catch();
-    slot.emit(&mut states);
+    slot.emit(ctx, &mut states);
     states.insert(
         terminate,
         State::Task(Task {

@@ -217,6 +217,7 @@ pub fn task_base() -> Task {
         result_selector: None,
         result_path: None,
         timeout_seconds: None,
+        timeout_seconds_path: None,
         retry: Vec::new(),
         catch: Vec::new(),
         transition: Transition::End,
@@ -463,103 +464,17 @@ impl Poll<'_> {
     }
 }
 
-/// Waiting for DRS capacity: a call refused with `ServiceQuotaExceededException` (other
-/// runs hold the account's job slots) is caught here and tried again every poll interval
-/// until `deadline_seconds`, counted in `$.slot`. Returns the state the Catch goes to.
-pub struct SlotWait {
-    pub decide: String,
-    pub start: String,
-    pub wait: String,
-    pub count: String,
-    pub timed_out: String,
-    pub retry: String,
-    pub deadline_seconds: u64,
-    pub timeout_error: &'static str,
-    pub timeout_cause: String,
-}
-
-impl SlotWait {
-    /// The wait's states for `label`, retrying `retry` until `deadline_seconds`, then
-    /// failing with `timeout_error`.
-    pub fn new(
-        ctx: &mut Ctx,
-        (label, key): (&str, &str),
-        retry: String,
-        deadline_seconds: u64,
-        timeout_error: &'static str,
-        timeout_cause: String,
-    ) -> Self {
-        Self {
-            decide: ctx.claim(&format!("DRS busy? · {label}"), key),
-            start: ctx.claim(&format!("Start slot wait · {label}"), key),
-            wait: ctx.claim(&format!("Wait for a DRS slot · {label}"), key),
-            count: ctx.claim(&format!("Count slot wait · {label}"), key),
-            timed_out: ctx.claim(&format!("No DRS slot in time · {label}"), key),
-            retry,
-            deadline_seconds,
-            timeout_error,
-            timeout_cause,
-        }
+/// `n` poll intervals plus one second, as an intrinsic over the input's `pollSeconds`
+/// (so back-to-back polling, `pollSeconds: 0`, waits one second); `n` a power of two,
+/// built by doubling since intrinsics cannot multiply.
+pub fn poll_intervals(n: u32) -> String {
+    let mut expression = "$.input.pollSeconds".to_owned();
+    let mut k = 1;
+    while k < n {
+        expression = format!("States.MathAdd({expression}, {expression})");
+        k *= 2;
     }
-
-    /// The Catch a refused call carries.
-    pub fn catch(&self) -> Catch {
-        Catch {
-            error_equals: vec![ErrorName::custom("Drs.ServiceQuotaExceededException")],
-            result_path: Some(ResultPath::at("$.refusal")),
-            next: self.decide.clone(),
-        }
-    }
-
-    pub fn emit(self, states: &mut States) {
-        // Rules in order, so the deadline is only compared once `$.slot` exists.
-        states.insert(
-            self.decide.clone(),
-            choice(
-                vec![
-                    ChoiceRule::new(
-                        Condition::IsPresent("$.slot.elapsed".into(), false),
-                        &self.start,
-                    ),
-                    ChoiceRule::new(
-                        Condition::NumericGreaterThanEquals(
-                            "$.slot.elapsed".into(),
-                            self.deadline_seconds as i64,
-                        ),
-                        &self.timed_out,
-                    ),
-                ],
-                Some(self.wait.clone()),
-            ),
-        );
-        states.insert(
-            self.start,
-            pass(
-                None,
-                Some(json!({"elapsed": 0})),
-                Some(ResultPath::at("$.slot")),
-                Transition::next(&self.wait),
-            ),
-        );
-        states.insert(
-            self.wait,
-            State::Wait(Wait {
-                comment: None,
-                wait: WaitFor::SecondsPath("$.input.pollSeconds".into()),
-                transition: Transition::next(&self.count),
-            }),
-        );
-        states.insert(
-            self.count,
-            pass(
-                Some(json!({"elapsed.$": "States.MathAdd($.slot.elapsed, $.tick)"})),
-                None,
-                Some(ResultPath::at("$.slot")),
-                Transition::next(&self.retry),
-            ),
-        );
-        states.insert(self.timed_out, fail(self.timeout_error, self.timeout_cause));
-    }
+    format!("States.MathAdd({expression}, 1)")
 }
 
 /// Escapes text for a single-quoted literal inside an intrinsic function. Backslashes

@@ -1,23 +1,24 @@
-//! A unit's launch: StartRecovery per batch (at most 100 servers), polled until every
-//! server is LAUNCHED; an ambiguous failure adopts the job DRS may have created instead
-//! of launching twice; a quota refusal waits for a DRS job slot.
+//! A unit's launch: StartRecovery per batch (at most 100 servers), waited for until every
+//! server is LAUNCHED (woken by DRS's launch events, with a safety poll); an ambiguous
+//! failure adopts the job DRS may have created instead of launching twice; a quota
+//! refusal waits for a DRS job slot.
 
 use super::ctx::{
-    Ctx, Poll, Record, Service, SlotWait, branch, choice, errors, fail, parallel, pass, task_base,
-    transient_retry,
+    Ctx, Record, Service, branch, choice, errors, fail, parallel, pass, task_base, transient_retry,
 };
+use super::slots::SlotWait;
 use super::unit::{Batch, TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE, batches, unit_tag};
 use crate::asl::{
-    Catch, ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task,
-    Transition,
+    Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, Retry, State,
+    States, Task, Transition, Wait, WaitFor,
 };
-use crate::flow::{MAX_JOBS_IN_FLIGHT, MAX_SERVERS_IN_FLIGHT, MAX_SERVERS_PER_JOB};
 use crate::records;
 use crate::validate::Unit;
 use serde_json::{Value, json};
 
-/// StartRecovery for every batch (rounds of at most 5 jobs / 500 servers), each polled
-/// until all its servers are LAUNCHED. Returns the entry.
+/// StartRecovery for every batch at once, each waited for until all its servers are
+/// LAUNCHED; a batch DRS refuses for quota waits for a slot (see `slots`). Returns the
+/// entry.
 pub(super) fn emit_launch(
     ctx: &mut Ctx,
     unit: &Unit,
@@ -28,30 +29,17 @@ pub(super) fn emit_launch(
     if all.len() == 1 {
         return emit_batch_launch(ctx, unit, &all[0], states, next);
     }
-    let per_round = (MAX_SERVERS_IN_FLIGHT / MAX_SERVERS_PER_JOB).min(MAX_JOBS_IN_FLIGHT);
-    let rounds: Vec<&[Batch]> = all.chunks(per_round).collect();
-    let mut after = next;
-    for (r, round) in rounds.iter().enumerate().rev() {
-        let name = if rounds.len() > 1 {
-            ctx.claim(
-                &format!("Launch · {} (round {}/{})", unit.label, r + 1, rounds.len()),
-                &unit.key,
-            )
-        } else {
-            ctx.claim(&format!("Launch all · {}", unit.label), &unit.key)
-        };
-        let branches = round
-            .iter()
-            .map(|batch| {
-                let mut scope = States::new();
-                let start = emit_batch_launch(ctx, unit, batch, &mut scope, Transition::End);
-                branch(start, scope)
-            })
-            .collect();
-        states.insert(name.clone(), parallel(branches, after));
-        after = Transition::next(name);
-    }
-    after.target().map(str::to_owned).unwrap_or_default()
+    let name = ctx.claim(&format!("Launch all · {}", unit.label), &unit.key);
+    let branches = all
+        .iter()
+        .map(|batch| {
+            let mut scope = States::new();
+            let start = emit_batch_launch(ctx, unit, batch, &mut scope, Transition::End);
+            branch(start, scope)
+        })
+        .collect();
+    states.insert(name.clone(), parallel(branches, next));
+    name
 }
 
 fn launch_task(ctx: &Ctx, unit: &Unit, batch: &Batch, point_in_time: bool) -> Task {
@@ -79,7 +67,7 @@ fn launch_task(ctx: &Ctx, unit: &Unit, batch: &Batch, point_in_time: bool) -> Ta
                 TAG_UNIT: unit_tag(&resolved.plan_id, unit, batch),
             }
         })),
-        result_selector: Some(json!({"jobId.$": "$.Job.JobID", "elapsed": 0})),
+        result_selector: Some(json!({"jobId.$": "$.Job.JobID"})),
         result_path: Some(ResultPath::at("$.launch")),
         // StartRecovery has no idempotency token: retry only what DRS refused outright.
         // A quota refusal is caught instead: waiting for a job slot is normal work.
@@ -132,36 +120,9 @@ fn emit_batch_launch(
             "DRS refused to launch `{label}` for quota (its job slots were held by other runs) for {}",
             unit.launch_timeout
         ),
-    );
+    )
+    .woken_by_freed_slots();
 
-    let poll = Poll {
-        check_first: false,
-        wait: ctx.claim(&format!("Wait for launch · {label}"), &key),
-        count: ctx.claim(&format!("Count launch wait · {label}"), &key),
-        check: ctx.claim(&format!("Check launch · {label}"), &key),
-        decide: ctx.claim(&format!("Launched? · {label}"), &key),
-        timed_out: ctx.claim(&format!("Launch timed out · {label}"), &key),
-        counter: "$.launch",
-        carry: &["jobId"],
-        check_task: Task {
-            resource: Resource::sdk("drs", "describeJobs"),
-            parameters: Some(json!({"Filters": {"JobIDs.$": "States.Array($.launch.jobId)"}})),
-            result_selector: Some(json!({
-                "status.$": "$.Items[0].Status",
-                "launched.$": "$.Items[0].ParticipatingServers[?(@.LaunchStatus == 'LAUNCHED')].SourceServerID",
-            })),
-            result_path: Some(ResultPath::at("$.job")),
-            retry: vec![transient_retry(Service::Drs)],
-            ..task_base()
-        },
-        rules: Vec::new(),
-        deadline_seconds: unit.launch_timeout.as_secs(),
-        timeout_error: errors::LAUNCH_TIMED_OUT,
-        timeout_cause: format!(
-            "servers of `{label}` were not all LAUNCHED within {}",
-            unit.launch_timeout
-        ),
-    };
     let failed = ctx.claim(&format!("Launch failed · {label}"), &key);
     let success = next
         .target()
@@ -170,22 +131,26 @@ fn emit_batch_launch(
     if next.target().is_none() {
         states.insert(success.clone(), pass(None, None, None, Transition::End));
     }
-    // Every server LAUNCHED: the batch's last one is present among the launched.
-    let all_launched = format!("$.job.launched[{}]", batch.servers.len() - 1);
-    let rules = vec![
-        ChoiceRule::new(
-            Condition::And(vec![
-                Condition::StringEquals("$.job.status".into(), "COMPLETED".into()),
-                Condition::IsPresent(all_launched, true),
-            ]),
-            &success,
+    let wait_entry = LaunchWait {
+        start: ctx.claim(&format!("Start launch wait · {label}"), &key),
+        register: ctx.claim(&format!("Wait for launch events · {label}"), &key),
+        check: ctx.claim(&format!("Check launch · {label}"), &key),
+        decide: ctx.claim(&format!("Launched? · {label}"), &key),
+        settle: ctx.claim(&format!("Job ending · {label}"), &key),
+        count_settle: ctx.claim(&format!("Count job wait · {label}"), &key),
+        back_off: ctx.claim(&format!("Back off · {label}"), &key),
+        timed_out: ctx.claim(&format!("Launch timed out · {label}"), &key),
+        outcome: ctx.claim(&format!("All launched? · {label}"), &key),
+        failed: failed.clone(),
+        success,
+        servers: batch.servers.len(),
+        deadline_seconds: unit.launch_timeout.as_secs(),
+        timeout_cause: format!(
+            "servers of `{label}` were not all LAUNCHED within {}",
+            unit.launch_timeout
         ),
-        ChoiceRule::new(
-            Condition::StringEquals("$.job.status".into(), "COMPLETED".into()),
-            &failed,
-        ),
-    ];
-    let poll_entry = Poll { rules, ..poll }.emit(states);
+    }
+    .emit(ctx, states);
     states.insert(
         failed,
         fail(
@@ -204,7 +169,7 @@ fn emit_batch_launch(
                 .with("label", json!({"S": unit.label}))
         },
     );
-    job.transition = Transition::next(&poll_entry);
+    job.transition = Transition::next(&wait_entry);
     job.comment = Some("Marks the group running and keeps its DRS job IDs for the job log".into());
     states.insert(record_job.clone(), State::Task(job));
 
@@ -249,7 +214,7 @@ fn emit_batch_launch(
     states.insert(
         adopt,
         pass(
-            Some(json!({"jobId.$": "$.found.lifeCycle.LastLaunch.Initiated.JobID", "elapsed": 0})),
+            Some(json!({"jobId.$": "$.found.lifeCycle.LastLaunch.Initiated.JobID"})),
             None,
             Some(ResultPath::at("$.launch")),
             Transition::next(&record_job),
@@ -295,7 +260,7 @@ fn emit_batch_launch(
     );
 
     let slot_catch = slot.catch();
-    slot.emit(states);
+    slot.emit(ctx, states);
     let Some(which) = which else {
         return launch;
     };
@@ -322,4 +287,188 @@ fn emit_batch_launch(
         ),
     );
     which
+}
+
+/// Waiting for a launch job at a constant cost: the run registers its task token on the
+/// job's wait item and sleeps until the launch events machine has seen every server's
+/// DRS launch result (EventBridge), then reads the job once. Events are best effort, so
+/// the wait times out now and then (a safety poll whose interval grows by the first
+/// interval each time) and reads the job anyway. An event that came before the token was registered is on
+/// the item already: the registration's condition fails and the job is read at once.
+struct LaunchWait {
+    start: String,
+    register: String,
+    check: String,
+    decide: String,
+    settle: String,
+    count_settle: String,
+    back_off: String,
+    timed_out: String,
+    outcome: String,
+    failed: String,
+    success: String,
+    servers: usize,
+    deadline_seconds: u64,
+    timeout_cause: String,
+}
+
+impl LaunchWait {
+    fn emit(self, ctx: &Ctx, states: &mut States) -> String {
+        let throttled = || {
+            vec![Retry::backoff(
+                vec![
+                    ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
+                    ErrorName::custom("DynamoDb.ThrottlingException"),
+                    ErrorName::custom("DynamoDb.InternalServerErrorException"),
+                ],
+                6,
+            )]
+        };
+        states.insert(
+            self.start.clone(),
+            pass(
+                Some(json!({"jobId.$": "$.launch.jobId", "elapsed": 0, "safety.$": "$.safety"})),
+                None,
+                Some(ResultPath::at("$.launch")),
+                Transition::next(&self.register),
+            ),
+        );
+        let (token, expected, reported) = (
+            records::attr::WAIT_TOKEN,
+            records::attr::EXPECTED,
+            records::attr::REPORTED,
+        );
+        states.insert(
+            self.register.clone(),
+            State::Task(Task {
+                resource: Resource::AwsSdk {
+                    service: "dynamodb",
+                    action: "updateItem",
+                    integration: Integration::WaitForTaskToken,
+                },
+                parameters: Some(json!({
+                    "TableName": ctx.deployment.table,
+                    "Key": {
+                        "pk": {"S.$": records::job_pk_expression("$.launch.jobId")},
+                        "sk": {"S": records::LAUNCH_WAIT}
+                    },
+                    "UpdateExpression": format!("SET {token} = :token, {expected} = :expected, #run = :run"),
+                    "ConditionExpression": format!("attribute_not_exists({reported}) OR size({reported}) < :expected"),
+                    "ExpressionAttributeNames": {"#run": "run"},
+                    "ExpressionAttributeValues": {
+                        ":token": {"S.$": "$$.Task.Token"},
+                        ":expected": {"N": self.servers.to_string()},
+                        ":run": {"S.$": "$.run"}
+                    }
+                })),
+                result_path: Some(ResultPath::Discard),
+                timeout_seconds_path: Some("$.launch.safety".into()),
+                retry: throttled(),
+                catch: vec![
+                    Catch {
+                        error_equals: vec![ErrorName::custom("DynamoDb.ConditionalCheckFailedException")],
+                        result_path: Some(ResultPath::at("$.launch.early")),
+                        next: self.check.clone(),
+                    },
+                    Catch {
+                        error_equals: vec![ErrorName::Timeout],
+                        result_path: Some(ResultPath::Discard),
+                        next: self.check.clone(),
+                    },
+                ],
+                transition: Transition::next(&self.check),
+                ..task_base()
+            }),
+        );
+        states.insert(
+            self.check.clone(),
+            State::Task(Task {
+                resource: Resource::sdk("drs", "describeJobs"),
+                parameters: Some(json!({"Filters": {"JobIDs.$": "States.Array($.launch.jobId)"}})),
+                result_selector: Some(json!({
+                    "status.$": "$.Items[0].Status",
+                    "launched.$": "$.Items[0].ParticipatingServers[?(@.LaunchStatus == 'LAUNCHED')].SourceServerID",
+                })),
+                result_path: Some(ResultPath::at("$.job")),
+                retry: vec![transient_retry(Service::Drs)],
+                transition: Transition::next(&self.decide),
+                ..task_base()
+            }),
+        );
+        // Every server LAUNCHED: the batch's last one is present among the launched.
+        let all_launched = format!("$.job.launched[{}]", self.servers - 1);
+        let completed = || Condition::StringEquals("$.job.status".into(), "COMPLETED".into());
+        states.insert(
+            self.decide.clone(),
+            choice(
+                vec![
+                    ChoiceRule::new(completed(), &self.outcome),
+                    ChoiceRule::new(
+                        Condition::NumericGreaterThanEquals(
+                            "$.launch.elapsed".into(),
+                            self.deadline_seconds as i64,
+                        ),
+                        &self.timed_out,
+                    ),
+                    // Every server reported but DRS has not ended the job yet: poll briefly.
+                    ChoiceRule::new(
+                        Condition::IsPresent("$.launch.early".into(), true),
+                        &self.settle,
+                    ),
+                ],
+                Some(self.back_off.clone()),
+            ),
+        );
+        states.insert(
+            self.outcome.clone(),
+            choice(
+                vec![ChoiceRule::new(
+                    Condition::IsPresent(all_launched, true),
+                    &self.success,
+                )],
+                Some(self.failed.clone()),
+            ),
+        );
+        states.insert(
+            self.settle.clone(),
+            State::Wait(Wait {
+                comment: None,
+                wait: WaitFor::SecondsPath("$.input.pollSeconds".into()),
+                transition: Transition::next(&self.count_settle),
+            }),
+        );
+        let counted = |safety: &str, add: &str| {
+            json!({
+                "jobId.$": "$.launch.jobId",
+                "elapsed.$": format!("States.MathAdd($.launch.elapsed, {add})"),
+                "safety.$": safety,
+            })
+        };
+        states.insert(
+            self.count_settle,
+            pass(
+                Some(counted("$.launch.safety", "$.tick")),
+                None,
+                Some(ResultPath::at("$.launch")),
+                Transition::next(&self.check),
+            ),
+        );
+        states.insert(
+            self.back_off,
+            pass(
+                Some(counted(
+                    "States.MathAdd($.launch.safety, $.safety)",
+                    "$.launch.safety",
+                )),
+                None,
+                Some(ResultPath::at("$.launch")),
+                Transition::next(&self.register),
+            ),
+        );
+        states.insert(
+            self.timed_out,
+            fail(errors::LAUNCH_TIMED_OUT, self.timeout_cause),
+        );
+        self.start
+    }
 }

@@ -8,6 +8,7 @@ mod health;
 mod launch;
 mod outcome;
 mod pause;
+mod slots;
 mod ssm;
 mod steps;
 mod unit;
@@ -27,6 +28,11 @@ use crate::validate::Resolved;
 use ctx::{Ctx, Record, choice, fail, parallel, pass, wrap};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// A launch wait's first safety poll, in poll intervals (+1 s): after 8 (about 4 minutes
+/// at the default 30-second poll), then each one 8 intervals longer than the last.
+/// Events end a wait sooner.
+pub const LAUNCH_SAFETY_POLLS: u32 = 8;
 
 /// Step Functions' limit on a definition's size.
 pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
@@ -144,15 +150,6 @@ impl Compiled {
                     pairs.join(", ")
                 ));
             }
-            if s.quota_rounds > 1 {
-                notes.push(format!(
-                    "wave `{}`: launches run in {} rounds to stay within DRS quotas ({} jobs, {} servers in flight)",
-                    report.wave,
-                    s.quota_rounds,
-                    flow::MAX_JOBS_IN_FLIGHT,
-                    flow::MAX_SERVERS_IN_FLIGHT
-                ));
-            }
         }
         notes
     }
@@ -245,6 +242,7 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
                     "input.$": "$.input",
                     "isDrill": is_drill,
                     "tick.$": "States.MathAdd($.input.pollSeconds, 1)",
+                    "safety.$": ctx::poll_intervals(LAUNCH_SAFETY_POLLS),
                     "started.$": "$$.Execution.StartTime",
                     // The run whose DRS jobs this execution owns.
                     "run.$": "$$.Execution.Name"
