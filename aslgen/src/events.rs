@@ -13,7 +13,9 @@ use crate::asl::{
     States, Task, Transition,
 };
 use crate::compile::Deployment;
-use crate::compile::ctx::{branch, choice, inline_map, order, pass, succeed, task_base};
+use crate::compile::ctx::{
+    branch, choice, dynamodb_throttle_retry, inline_map, order, pass, succeed, task_base,
+};
 use crate::records::{self, attr};
 use serde_json::json;
 
@@ -47,16 +49,6 @@ pub fn launch_events_machine(deployment: &Deployment) -> StateMachine {
     let woken = "Launch woken";
     let done = "Slot freed";
     let (token, expected, reported) = (attr::WAIT_TOKEN, attr::EXPECTED, attr::REPORTED);
-    let throttled = || {
-        vec![Retry::backoff(
-            vec![
-                ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
-                ErrorName::custom("DynamoDb.ThrottlingException"),
-                ErrorName::custom("DynamoDb.InternalServerErrorException"),
-            ],
-            6,
-        )]
-    };
     let mut states = States::new();
     states.insert(
         record.into(),
@@ -80,7 +72,7 @@ pub fn launch_events_machine(deployment: &Deployment) -> StateMachine {
             })),
             result_selector: Some(json!({"attributes.$": "$.Attributes"})),
             result_path: Some(ResultPath::at("$.item")),
-            retry: throttled(),
+            retry: vec![dynamodb_throttle_retry()],
             transition: Transition::next(waiting),
             ..task_base()
         }),
@@ -174,7 +166,7 @@ pub fn launch_events_machine(deployment: &Deployment) -> StateMachine {
             })),
             result_selector: Some(json!({"old.$": "$.Attributes"})),
             result_path: Some(ResultPath::at("$.freed")),
-            retry: throttled(),
+            retry: vec![dynamodb_throttle_retry()],
             transition: Transition::next(any),
             ..task_base()
         }),

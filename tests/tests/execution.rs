@@ -361,8 +361,12 @@ async fn the_3000_server_plan_stays_within_history_and_payload_limits() {
         })
         .max()
         .unwrap_or(0);
+    let transitions = history
+        .iter()
+        .filter(|e| e.state_entered_event_details.is_some())
+        .count();
     println!(
-        "3,000 servers: {} history events, largest state payload {largest} bytes, {:.1} s wall",
+        "3,000 servers: {} history events, {transitions} transitions, largest state payload {largest} bytes, {:.1} s wall",
         history.len(),
         started.elapsed().as_secs_f64()
     );

@@ -156,3 +156,85 @@ async fn a_duplicate_event_does_no_harm() {
     );
     env.stop().await;
 }
+
+/// 25 one-server groups in one wave: DRS runs 20 jobs at once, so 5 are refused. One
+/// group is 4× slower than the rest.
+fn crowded_wave() -> String {
+    let mut text = String::from("protectionGroups:\n");
+    for n in 1..=25u64 {
+        text.push_str(&format!(
+            "  - {{id: g{n}, name: G{n}, servers: [{}]}}\n",
+            aslgen::synth::server_id(n)
+        ));
+    }
+    text.push_str("plan:\n  id: crowded\n  name: Crowded\n  defaults: {launchTimeout: 1h}\n  waves:\n    - name: One\n      groups:\n");
+    for n in 1..=25 {
+        text.push_str(&format!("        - group: g{n}\n"));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freed_slot_is_filled_without_waiting_for_the_slowest_job() {
+    let mut faults = Faults::default();
+    faults.servers.insert(
+        aslgen::synth::server_id(1),
+        serde_json::from_str(r#"{"launch": "slow"}"#).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let env = Env::start(Setup {
+        inventory: aslgen::synth::inventory(25),
+        // 2-minute launches at 60×: 2 s, the slow one 8 s.
+        speed: 60.0,
+        timing: Timing {
+            launch_seconds: 120.0,
+            ..Timing::default()
+        },
+        faults,
+        ..Setup::default()
+    })
+    .await;
+    let machine = env
+        .deploy("drs-plan-crowded", &compile(&crowded_wave(), None))
+        .await;
+    // Back-to-back polling: a launch that missed a wake-up asks again after a second.
+    let execution = env
+        .start_execution(
+            &machine,
+            "crowded",
+            r#"{"mode": "RECOVERY", "pollSeconds": 0}"#,
+        )
+        .await;
+    let (status, error, cause) = env.wait(&execution, LIMIT).await;
+    assert_eq!(status, ExecutionStatus::Succeeded, "{error}: {cause}");
+    let world = drs_sim::server::lock(&env.sim().world);
+    let refused = world
+        .calls
+        .iter()
+        .filter(|c| c.operation == "StartRecovery" && c.status >= 400)
+        .count();
+    assert!(
+        refused >= 5,
+        "DRS refused {refused} launches; expected at least 5"
+    );
+    let slow = world
+        .jobs
+        .iter()
+        .find(|j| {
+            j.servers
+                .iter()
+                .any(|s| s.source == aslgen::synth::server_id(1))
+        })
+        .and_then(|j| j.ended)
+        .unwrap_or_else(|| panic!("the slow job never ended"));
+    assert_eq!(world.jobs.len(), 25, "one job per group");
+    let late: Vec<&str> = world
+        .jobs
+        .iter()
+        .filter(|j| j.created >= slow)
+        .map(|j| j.id.as_str())
+        .collect();
+    assert!(
+        late.is_empty(),
+        "jobs waited for the slowest group's job to end: {late:?}"
+    );
+}

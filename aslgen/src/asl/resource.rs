@@ -34,6 +34,15 @@ impl Resource {
         }
     }
 
+    /// `aws-sdk:SERVICE:action.waitForTaskToken`: the task waits for its token's answer.
+    pub const fn sdk_callback(service: &'static str, action: &'static str) -> Self {
+        Resource::AwsSdk {
+            service,
+            action,
+            integration: Integration::WaitForTaskToken,
+        }
+    }
+
     pub const fn optimized(service: &'static str, action: &'static str) -> Self {
         Resource::Optimized { service, action }
     }

@@ -296,6 +296,19 @@ pub fn transient_retry(service: Service) -> Retry {
     Retry::backoff(names.iter().map(|n| ErrorName::custom(*n)).collect(), 6)
 }
 
+/// Retries for DynamoDB's throttling and 500s, by the SDK integration's error names; for
+/// tasks whose other errors (a failed condition) mean something.
+pub fn dynamodb_throttle_retry() -> Retry {
+    Retry::backoff(
+        vec![
+            ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
+            ErrorName::custom("DynamoDb.ThrottlingException"),
+            ErrorName::custom("DynamoDb.InternalServerErrorException"),
+        ],
+        6,
+    )
+}
+
 /// Wraps a scope in a one-branch Parallel: the console draws it as a labelled box, and
 /// one Catch covers everything inside.
 pub fn wrap(start_at: String, states: States, catch: Vec<Catch>, next: Transition) -> State {

@@ -4,13 +4,14 @@
 //! refusal waits for a DRS job slot.
 
 use super::ctx::{
-    Ctx, Record, Service, branch, choice, errors, fail, parallel, pass, task_base, transient_retry,
+    Ctx, Record, Service, branch, choice, dynamodb_throttle_retry, errors, fail, parallel, pass,
+    task_base, transient_retry,
 };
 use super::slots::SlotWait;
 use super::unit::{Batch, TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE, batches, unit_tag};
 use crate::asl::{
-    Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, Retry, State,
-    States, Task, Transition, Wait, WaitFor,
+    Catch, ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task,
+    Transition, Wait, WaitFor,
 };
 use crate::records;
 use crate::validate::Unit;
@@ -314,16 +315,6 @@ struct LaunchWait {
 
 impl LaunchWait {
     fn emit(self, ctx: &Ctx, states: &mut States) -> String {
-        let throttled = || {
-            vec![Retry::backoff(
-                vec![
-                    ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
-                    ErrorName::custom("DynamoDb.ThrottlingException"),
-                    ErrorName::custom("DynamoDb.InternalServerErrorException"),
-                ],
-                6,
-            )]
-        };
         states.insert(
             self.start.clone(),
             pass(
@@ -341,11 +332,7 @@ impl LaunchWait {
         states.insert(
             self.register.clone(),
             State::Task(Task {
-                resource: Resource::AwsSdk {
-                    service: "dynamodb",
-                    action: "updateItem",
-                    integration: Integration::WaitForTaskToken,
-                },
+                resource: Resource::sdk_callback("dynamodb", "updateItem"),
                 parameters: Some(json!({
                     "TableName": ctx.deployment.table,
                     "Key": {
@@ -363,7 +350,7 @@ impl LaunchWait {
                 })),
                 result_path: Some(ResultPath::Discard),
                 timeout_seconds_path: Some("$.launch.safety".into()),
-                retry: throttled(),
+                retry: vec![dynamodb_throttle_retry()],
                 catch: vec![
                     Catch {
                         error_equals: vec![ErrorName::custom("DynamoDb.ConditionalCheckFailedException")],

@@ -4,8 +4,8 @@
 
 use super::ctx::{Ctx, choice, task_base};
 use crate::asl::{
-    Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, Retry, State,
-    States, Task, Transition,
+    Catch, ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, State, States, Task,
+    Transition,
 };
 use crate::records;
 use serde_json::json;
@@ -57,11 +57,7 @@ pub fn emit_pause_check(ctx: &mut Ctx, index: usize, states: &mut States, next: 
                 "Stores the task token on the run's record; the API resumes with SendTaskSuccess"
                     .into(),
             ),
-            resource: Resource::AwsSdk {
-                service: "dynamodb",
-                action: "updateItem",
-                integration: Integration::WaitForTaskToken,
-            },
+            resource: Resource::sdk_callback("dynamodb", "updateItem"),
             parameters: Some(json!({
                 "TableName": ctx.deployment.table,
                 "Key": execution_key,

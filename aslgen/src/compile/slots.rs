@@ -8,8 +8,8 @@
 
 use super::ctx::{Ctx, choice, pass, task_base};
 use crate::asl::{
-    Catch, ChoiceRule, Condition, ErrorName, Integration, Resource, ResultPath, State, States,
-    Task, Transition, Wait, WaitFor,
+    Catch, ChoiceRule, Condition, ErrorName, Resource, ResultPath, State, States, Task, Transition,
+    Wait, WaitFor,
 };
 use crate::records::{self, attr};
 use serde_json::json;
@@ -129,11 +129,7 @@ impl SlotWait {
                 states.insert(
                     self.wait,
                     State::Task(Task {
-                        resource: Resource::AwsSdk {
-                            service: "dynamodb",
-                            action: "updateItem",
-                            integration: Integration::WaitForTaskToken,
-                        },
+                        resource: Resource::sdk_callback("dynamodb", "updateItem"),
                         parameters: Some(json!({
                             "TableName": ctx.deployment.table,
                             "Key": key,

@@ -2,9 +2,7 @@
 //! the progress record its dependency writes, until the awaited stage (or a failure).
 
 use super::ctx::{Ctx, Poll, errors, pass, task_base};
-use crate::asl::{
-    ChoiceRule, Condition, ErrorName, Resource, ResultPath, Retry, States, Task, Transition,
-};
+use crate::asl::{ChoiceRule, Condition, Resource, ResultPath, States, Task, Transition};
 use crate::records;
 use crate::validate::{Stage, Unit};
 use serde_json::json;
@@ -137,14 +135,7 @@ pub(super) fn record_query(
         })),
         result_selector: Some(json!({"count.$": "$.Count"})),
         result_path: Some(ResultPath::at("$.dependency")),
-        retry: vec![Retry::backoff(
-            vec![
-                ErrorName::custom("DynamoDb.ProvisionedThroughputExceededException"),
-                ErrorName::custom("DynamoDb.ThrottlingException"),
-                ErrorName::custom("DynamoDb.InternalServerErrorException"),
-            ],
-            6,
-        )],
+        retry: vec![super::ctx::dynamodb_throttle_retry()],
         ..task_base()
     }
 }

@@ -85,7 +85,7 @@ fn setup(servers: u64, launch_minutes: f64, faults: Faults) -> Setup {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!(
-        "speed {SPEED}× (a 1 s poll is DRS's 30 s); safety poll after 8 polls, doubling to 32"
+        "speed {SPEED}× (a 1 s poll is DRS's 30 s); safety poll after 8 polls, then 8 more each time"
     );
     println!("\none wave of one group (2 servers), RECOVERY:");
     println!(
