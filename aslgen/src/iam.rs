@@ -100,17 +100,25 @@ pub const LOG_DELIVERY_ACTIONS: &[&str] = &[
 
 /// The least-privilege policy for a machine's execution role.
 pub fn policy_for(machine: &StateMachine, deployment: &Deployment) -> Policy {
+    policy_for_all(&[machine], deployment)
+}
+
+/// The least-privilege policy for the one role a plan's machines share (its machine and
+/// the child machines it runs).
+pub fn policy_for_all(machines: &[&StateMachine], deployment: &Deployment) -> Policy {
     // (action, narrowing) → resources: a narrowed grant is a statement of its own, since
     // a condition applies to every resource of its statement.
     let mut grants: BTreeMap<(String, Option<Only>), BTreeSet<String>> = BTreeMap::new();
-    walk(&machine.states, &mut |resource, params| {
-        for need in needs(resource, params, deployment) {
-            grants
-                .entry((need.action, need.only))
-                .or_default()
-                .insert(need.resource);
-        }
-    });
+    for machine in machines {
+        walk(&machine.states, &mut |resource, params| {
+            for need in needs(resource, params, deployment) {
+                grants
+                    .entry((need.action, need.only))
+                    .or_default()
+                    .insert(need.resource);
+            }
+        });
+    }
     if deployment.log_group_arn.is_some() {
         // Step Functions delivers logs through CloudWatch Logs' vended-log APIs, which
         // take no resource-level permissions.
@@ -247,6 +255,25 @@ fn needs(resource: &Resource, params: Option<&Value>, d: &Deployment) -> Vec<Nee
             param("TopicArn").unwrap_or_else(|| d.topic_arn()),
         )],
         ("dynamodb", _) => vec![Need::new(action, d.table_arn())],
+        // A child execution run to completion: start it (its versions too), follow and
+        // stop it, through the managed rule Step Functions uses to hear that it ended.
+        ("states", a) if a.starts_with("startExecution") => {
+            let machine = param("StateMachineArn").unwrap_or_default();
+            let executions = format!("{}:*", machine.replacen(":stateMachine:", ":execution:", 1));
+            let rule = format!(
+                "arn:{}:events:{}:{}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule",
+                d.partition, d.region, d.account
+            );
+            vec![
+                Need::new("states:StartExecution", machine.clone()),
+                Need::new("states:StartExecution", format!("{machine}:*")),
+                Need::new("states:DescribeExecution", executions.clone()),
+                Need::new("states:StopExecution", executions),
+                Need::new("events:PutTargets", rule.clone()),
+                Need::new("events:PutRule", rule.clone()),
+                Need::new("events:DescribeRule", rule),
+            ]
+        }
         ("lambda", _) => {
             let arn = param("FunctionName").unwrap_or_else(|| d.probe_function_arn());
             vec![

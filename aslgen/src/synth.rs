@@ -101,3 +101,68 @@ pub fn large_plan(servers: usize, waves: usize) -> PlanDocument {
         },
     }
 }
+
+/// `servers` servers over `waves` waves of `groups` groups each; group g of each wave
+/// after the first depends on group g of the wave before being running, so dependencies
+/// cross waves (the shape of a plan written outside the project).
+pub fn wide_plan(servers: usize, waves: usize, groups: usize) -> PlanDocument {
+    let (waves, per_wave) = (waves.max(1), groups.max(1));
+    let total = waves * per_wave;
+    let mut next_server = 0u64;
+    let mut protection_groups = Vec::new();
+    let mut plan_waves = Vec::new();
+    for w in 0..waves {
+        let mut entries = Vec::new();
+        for g in 0..per_wave {
+            let index = w * per_wave + g;
+            let count = servers / total + usize::from(index < servers % total);
+            let id = format!("w{:03}-g{:02}", w + 1, g + 1);
+            protection_groups.push(ProtectionGroup {
+                id: id.clone(),
+                name: format!("Wave {} group {}", w + 1, g + 1),
+                description: None,
+                servers: (0..count)
+                    .map(|_| {
+                        next_server += 1;
+                        server_id(next_server)
+                    })
+                    .collect(),
+                tag_selector: None,
+            });
+            let depends_on = if w > 0 {
+                vec![Dependency {
+                    group: Some(format!("w{:03}-g{:02}", w, g + 1)),
+                    server: None,
+                    condition: Condition::Running,
+                    on_unmet: Default::default(),
+                }]
+            } else {
+                Vec::new()
+            };
+            entries.push(WaveGroup {
+                group: id,
+                criticality: Criticality::Critical,
+                depends_on,
+                steps: Vec::new(),
+                launch_timeout: None,
+                running_timeout: None,
+                servers: Vec::new(),
+            });
+        }
+        plan_waves.push(Wave {
+            name: format!("Wave {}", w + 1),
+            before: Vec::new(),
+            groups: entries,
+            after: Vec::new(),
+        });
+    }
+    let mut doc = large_plan(0, 1);
+    doc.protection_groups = protection_groups;
+    doc.plan.id = format!("wide-{servers}");
+    doc.plan.name = format!("Wide {servers} servers");
+    doc.plan.description = Some(format!(
+        "{servers} servers, {waves} waves of {per_wave} groups (aslgen::synth::wide_plan)"
+    ));
+    doc.plan.waves = plan_waves;
+    doc
+}

@@ -41,6 +41,9 @@ pub struct Ctx<'a> {
     pub deployment: &'a Deployment,
     names: HashSet<String>,
     pub step_map: StepMap,
+    /// Emitting a wave's child machine: the run is the parent execution, named in the
+    /// child's input, not the executing one.
+    pub in_child: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -50,6 +53,25 @@ impl<'a> Ctx<'a> {
             deployment,
             names: HashSet::new(),
             step_map: StepMap::default(),
+            in_child: false,
+        }
+    }
+
+    /// The run's execution name (a context-object path, valid in every scope).
+    pub fn run_name(&self) -> &'static str {
+        if self.in_child {
+            "$$.Execution.Input.execution"
+        } else {
+            "$$.Execution.Name"
+        }
+    }
+
+    /// The run's execution ARN (a context-object path, valid in every scope).
+    pub fn run_arn(&self) -> &'static str {
+        if self.in_child {
+            "$$.Execution.Input.executionArn"
+        } else {
+            "$$.Execution.Id"
         }
     }
 
@@ -139,7 +161,7 @@ impl<'a> Ctx<'a> {
         let mut params = json!({
             "TableName": self.deployment.table,
             "Key": {
-                "pk": {"S.$": records::execution_pk_expression("$$.Execution.Name")},
+                "pk": {"S.$": records::execution_pk_expression(self.run_name())},
                 "sk": {"S": sort_key}
             },
             "UpdateExpression": expression,

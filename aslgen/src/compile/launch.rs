@@ -63,7 +63,7 @@ fn launch_task(ctx: &Ctx, unit: &Unit, batch: &Batch, point_in_time: bool) -> Ta
             "SourceServers": servers,
             "Tags": {
                 TAG_PLAN: resolved.plan_id,
-                format!("{TAG_EXECUTION}.$"): "$$.Execution.Name",
+                format!("{TAG_EXECUTION}.$"): ctx.run_name(),
                 TAG_WAVE: format!("w{}", unit.wave + 1),
                 TAG_UNIT: unit_tag(&resolved.plan_id, unit, batch),
             }

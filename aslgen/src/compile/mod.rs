@@ -9,12 +9,14 @@ mod launch;
 mod outcome;
 mod pause;
 mod slots;
+mod split;
 mod ssm;
 mod steps;
 mod unit;
 mod wait;
 
 pub use ctx::errors;
+pub use split::Child;
 pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE, adopt_field};
 
 use crate::asl::{
@@ -115,6 +117,9 @@ pub struct WaveReport {
 pub struct Compiled {
     pub name: String,
     pub machine: StateMachine,
+    /// Child machines the plan's machine runs, one per wave (or part of a wave), when the
+    /// plan does not fit one definition; empty for a plan that does.
+    pub children: Vec<Child>,
     pub step_map: StepMap,
     pub policy: Policy,
     pub waves: Vec<WaveReport>,
@@ -155,8 +160,22 @@ impl Compiled {
     }
 }
 
+/// One machine when the plan fits one definition; otherwise a parent machine and a child
+/// machine per wave (see `split`), decided by the compiled sizes.
 pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled, CompileError> {
+    match compile_as(resolved, deployment, false) {
+        Err(CompileError::TooLarge { .. }) => compile_as(resolved, deployment, true),
+        other => other,
+    }
+}
+
+fn compile_as(
+    resolved: &Resolved,
+    deployment: &Deployment,
+    split_waves: bool,
+) -> Result<Compiled, CompileError> {
     let mut ctx = Ctx::new(resolved, deployment);
+    let mut children = Vec::new();
     let mut states = States::new();
     let plan_key = "plan";
     ctx.register_step(plan_key, StepEntry::new("plan", resolved.plan_name.clone()));
@@ -306,11 +325,25 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
             Flow::Par(items) => items.iter().collect(),
             other => vec![other],
         };
+        ctx.in_child = split_waves;
         let branches = items
             .into_iter()
             .map(|item| flow_branch(&mut ctx, wave_flow, item))
             .collect();
-        body.insert(name.clone(), parallel(branches, after));
+        ctx.in_child = false;
+        if split_waves {
+            split::emit_wave(
+                &mut ctx,
+                wave,
+                &name,
+                branches,
+                &mut body,
+                after,
+                &mut children,
+            )?;
+        } else {
+            body.insert(name.clone(), parallel(branches, after));
+        }
         after = steps::emit_wave_steps(
             &mut ctx,
             wave.index,
@@ -352,18 +385,35 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         states: ctx::order(&read_input, states),
         timeout_seconds: None,
     };
-    let problems = check(&machine);
+    // Waves were emitted last to first.
+    children.sort_by_key(|c| c.wave);
+    let mut problems = check(&machine);
+    for child in &children {
+        problems.extend(check(&child.machine));
+    }
     if !problems.is_empty() {
         return Err(CompileError::Invariant(problems));
     }
+    let every: Vec<&StateMachine> = std::iter::once(&machine)
+        .chain(children.iter().map(|c| &c.machine))
+        .collect();
     let compiled = Compiled {
         name: format!("{}-{}", deployment.machine_prefix, resolved.plan_id),
-        policy: iam::policy_for(&machine, deployment),
+        policy: iam::policy_for_all(&every, deployment),
         machine,
+        children,
         step_map: ctx.step_map,
         waves: reports,
     };
-    let bytes = compiled.definition_minified().len();
+    let bytes = std::iter::once(compiled.definition_minified().len())
+        .chain(
+            compiled
+                .children
+                .iter()
+                .map(|c| c.definition_minified().len()),
+        )
+        .max()
+        .unwrap_or(0);
     if bytes > MAX_DEFINITION_BYTES {
         return Err(CompileError::TooLarge { bytes });
     }

@@ -206,8 +206,9 @@ pub fn emit_approval(
         .map(|m| format!("{} ", intrinsic_literal(m)))
         .unwrap_or_default();
     let message = format!(
-        "States.Format('Recovery plan {plan_name} ({{}}) is waiting for approval: {}. {body}Execution {{}}. Approve: {url}/approvals/{{}}?decision=approve Reject: {url}/approvals/{{}}?decision=reject (sign in, then confirm; the link alone decides nothing).', $.input.mode, $$.Execution.Name, $.approval.id, $.approval.id)",
-        intrinsic_literal(title)
+        "States.Format('Recovery plan {plan_name} ({{}}) is waiting for approval: {}. {body}Execution {{}}. Approve: {url}/approvals/{{}}?decision=approve Reject: {url}/approvals/{{}}?decision=reject (sign in, then confirm; the link alone decides nothing).', $.input.mode, {}, $.approval.id, $.approval.id)",
+        intrinsic_literal(title),
+        ctx.run_name()
     );
     states.insert(
         notify.clone(),
@@ -231,8 +232,8 @@ pub fn emit_approval(
         "sk": {"S": records::APPROVAL},
         "approvalId": {"S.$": "$.approval.id"},
         "taskToken": {"S.$": "$$.Task.Token"},
-        "executionArn": {"S.$": "$$.Execution.Id"},
-        "executionName": {"S.$": "$$.Execution.Name"},
+        "executionArn": {"S.$": ctx.run_arn()},
+        "executionName": {"S.$": ctx.run_name()},
         "planId": {"S": ctx.resolved.plan_id},
         "stepKey": {"S": key},
         "title": {"S": title},

@@ -90,7 +90,7 @@ pub(super) fn record_query(
     let mut values = serde_json::Map::new();
     values.insert(
         ":pk".into(),
-        json!({"S.$": records::execution_pk_expression("$$.Execution.Name")}),
+        json!({"S.$": records::execution_pk_expression(ctx.run_name())}),
     );
     values.insert(":sk".into(), json!({"S": records::step_sk(&unit.key)}));
     let mut names = serde_json::Map::new();

@@ -13,8 +13,10 @@ use crate::inventory::Inventory;
 use crate::model::{ExecutionInput, PlanDocument};
 use std::fmt;
 
-/// The most servers one plan may recover: a 1 MB definition holds about this many.
-pub const MAX_PLAN_SERVERS: usize = 4_000;
+/// The most servers one plan may recover. Plans larger than one definition are split into
+/// child machines per wave, so this is a sanity bound, above what DRS replicates for one
+/// account (3,000 source servers by default) with extended source servers from others.
+pub const MAX_PLAN_SERVERS: usize = 20_000;
 pub const MAX_WAVES: usize = 100;
 pub const MAX_GROUPS_PER_WAVE: usize = 200;
 pub const MAX_STEPS_PER_SCOPE: usize = 50;
