@@ -369,11 +369,17 @@ def apply() -> None:
     """Apply every correction, these, moto_patches_extra's and moto_patches_services's; calling
     it again does nothing."""
     import moto_patches_extra
+    import moto_patches_nested
     import moto_patches_services
 
     global _applied
     if not _applied:
-        every = CORRECTIONS + moto_patches_extra.CORRECTIONS + moto_patches_services.CORRECTIONS
+        every = (
+            CORRECTIONS
+            + moto_patches_extra.CORRECTIONS
+            + moto_patches_services.CORRECTIONS
+            + moto_patches_nested.CORRECTIONS
+        )
         for correction in every:
             correction()
         _applied = True
