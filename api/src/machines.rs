@@ -18,6 +18,40 @@ pub trait Machines: Send + Sync {
     async fn delete(&self, arn: &str) -> Result<(), ApiError>;
 }
 
+/// Publishes a compiled plan: its child machines first, then its machine pinned to those
+/// children's versions; returns the version ARN of the plan's machine.
+pub async fn publish_plan(
+    machines: &dyn Machines,
+    compiled: &aslgen::Compiled,
+) -> Result<String, ApiError> {
+    let mut versions = std::collections::HashMap::new();
+    for child in &compiled.children {
+        let version = machines
+            .publish(&child.name, &child.definition_minified())
+            .await?;
+        versions.insert(machines.arn(&child.name), version);
+    }
+    machines
+        .publish(&compiled.name, &compiled.definition_pinned(&versions))
+        .await
+}
+
+/// Deploys a compiled plan's machines (children first) as their latest revisions, for
+/// the console; returns the ARN of the plan's machine.
+pub async fn deploy_plan(
+    machines: &dyn Machines,
+    compiled: &aslgen::Compiled,
+) -> Result<String, ApiError> {
+    for child in &compiled.children {
+        machines
+            .deploy(&child.name, &child.definition_minified())
+            .await?;
+    }
+    machines
+        .deploy(&compiled.name, &compiled.definition_minified())
+        .await
+}
+
 pub struct Sfn {
     pub client: aws_sdk_sfn::Client,
     pub role_arn: String,
@@ -329,5 +363,62 @@ impl Runs for Sfn {
             .await
             .map(|_| ())
             .map_err(|e| callback_error("SendTaskFailure", e.into_service_error()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records publishes; version `n` is the n-th publish of a machine.
+    #[derive(Default)]
+    struct Published(Mutex<Vec<(String, String)>>);
+
+    #[async_trait]
+    impl Machines for Published {
+        fn arn(&self, name: &str) -> String {
+            aslgen::Deployment::default().arn("states", &format!("stateMachine:{name}"))
+        }
+        async fn deploy(&self, name: &str, _: &str) -> Result<String, ApiError> {
+            Ok(self.arn(name))
+        }
+        async fn publish(&self, name: &str, definition: &str) -> Result<String, ApiError> {
+            let mut published = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            published.push((name.to_owned(), definition.to_owned()));
+            Ok(format!("{}:7", self.arn(name)))
+        }
+        async fn delete(&self, _: &str) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_split_plan_publishes_its_children_first_and_pins_them() {
+        let doc = aslgen::synth::wide_plan(40, 2, 2);
+        let resolved = aslgen::validate(&doc, None).unwrap_or_else(|e| panic!("{e}"));
+        let compiled = aslgen::compile_split(&resolved, &aslgen::Deployment::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let machines = Published::default();
+        let version = publish_plan(&machines, &compiled)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(version, format!("{}:7", machines.arn(&compiled.name)));
+        let published = machines.0.lock().unwrap_or_else(|p| p.into_inner());
+        let names: Vec<&str> = published.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "drs-plan-wide-40_w1",
+                "drs-plan-wide-40_w2",
+                "drs-plan-wide-40"
+            ]
+        );
+        // The parent starts the children's published versions, not their latest.
+        let parent = &published[2].1;
+        for child in &compiled.children {
+            let pinned = format!("\"{}:7\"", machines.arn(&child.name));
+            assert!(parent.contains(&pinned), "{} is not pinned", child.name);
+        }
     }
 }

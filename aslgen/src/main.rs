@@ -31,7 +31,8 @@ enum Command {
         #[command(flatten)]
         inputs: Inputs,
     },
-    /// Compile a plan: writes <name>.asl.json, <name>.iam.json and <name>.steps.json.
+    /// Compile a plan: writes <name>.asl.json, <name>.iam.json and <name>.steps.json (and
+    /// <name>_w<n>.asl.json for each wave's child machine of a plan split across executions).
     Compile {
         #[command(flatten)]
         inputs: Inputs,
@@ -130,6 +131,12 @@ fn run(command: Command) -> Result<(), Failure> {
             std::fs::create_dir_all(&out)
                 .map_err(|e| Failure::Usage(format!("cannot create `{}`: {e}", out.display())))?;
             let pretty = |v: &dyn erased::Json| v.to_json();
+            let children = compiled.children.iter().map(|child| {
+                (
+                    format!("{}_w{}.asl.json", resolved.plan_id, wave_part(&child.name)),
+                    child.definition(),
+                )
+            });
             let files = [
                 (
                     format!("{}.asl.json", resolved.plan_id),
@@ -144,7 +151,7 @@ fn run(command: Command) -> Result<(), Failure> {
                     pretty(&compiled.step_map),
                 ),
             ];
-            for (name, text) in files {
+            for (name, text) in files.into_iter().chain(children) {
                 let path = out.join(&name);
                 std::fs::write(&path, text).map_err(|e| {
                     Failure::Usage(format!("cannot write `{}`: {e}", path.display()))
@@ -184,4 +191,9 @@ mod erased {
             serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
         }
     }
+}
+
+/// `3` or `3p2` from a child machine's name (`<prefix>-<plan>_w3p2`).
+fn wave_part(name: &str) -> &str {
+    name.rsplit_once("_w").map_or(name, |(_, part)| part)
 }

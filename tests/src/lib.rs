@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod scale;
+
 pub use drs_sim::faults::Faults;
 pub use drs_sim::world::Timing;
 

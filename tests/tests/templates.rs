@@ -78,7 +78,14 @@ fn emitted_by_examples() -> BTreeSet<Grant> {
         let inventory = (name != "large-3000").then_some(&fleet);
         let resolved = aslgen::validate(&doc, inventory).expect("example is valid");
         let compiled = aslgen::compile(&resolved, &symbolic_deployment()).expect("compiles");
-        for statement in &compiled.policy.statement {
+        // The same plan split per wave: the parent starts, follows and stops children.
+        let split = aslgen::compile_split(&resolved, &symbolic_deployment()).expect("splits");
+        for statement in compiled
+            .policy
+            .statement
+            .iter()
+            .chain(&split.policy.statement)
+        {
             let condition = statement
                 .condition
                 .as_ref()

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 /// What the run executes.
 pub enum Version<'a> {
-    /// Compiled at this start: published now.
-    Compiled { name: &'a str, definition: String },
+    /// Compiled at this start: published now (with its child machines, if any).
+    Compiled(&'a aslgen::Compiled),
     /// Published before (a re-run runs its earlier run's version).
     Published { machine: &'a str, arn: &'a str },
 }
@@ -49,7 +49,7 @@ pub async fn launch(
 ) -> Result<Started, ApiError> {
     let name = execution_name(launch.plan_id, launch.mode);
     let machine_arn = match &launch.version {
-        Version::Compiled { name, .. } => machines.arn(name),
+        Version::Compiled(compiled) => machines.arn(&compiled.name),
         Version::Published { machine, .. } => (*machine).to_owned(),
     };
     let execution_arn = format!(
@@ -81,13 +81,15 @@ pub async fn launch(
         let _ = records.unlock(&keys, &me.token).await;
     };
     let version_arn = match launch.version {
-        Version::Compiled { name, definition } => match machines.publish(name, &definition).await {
-            Ok(arn) => arn,
-            Err(e) => {
-                give_back().await;
-                return Err(e);
+        Version::Compiled(compiled) => {
+            match crate::machines::publish_plan(machines, compiled).await {
+                Ok(arn) => arn,
+                Err(e) => {
+                    give_back().await;
+                    return Err(e);
+                }
             }
-        },
+        }
         Version::Published { arn, .. } => arn.to_owned(),
     };
     let record = StartRecord {

@@ -209,10 +209,7 @@ pub async fn start_run(
             plan_version: plan.version,
             mode: &input.mode,
             servers: &servers,
-            version: start::Version::Compiled {
-                name: &built.compiled.name,
-                definition: built.compiled.definition_minified(),
-            },
+            version: start::Version::Compiled(&built.compiled),
             input: input_json,
             poll_seconds,
             started_by: &started_by,

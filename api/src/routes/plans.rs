@@ -137,9 +137,8 @@ async fn deploy_current(
     compiled: &aslgen::Compiled,
 ) -> Result<(), ApiError> {
     let deploy = |c: &aslgen::Compiled| {
-        let name = c.name.clone();
-        let definition = c.definition_minified();
-        async move { state.machines.deploy(&name, &definition).await }
+        let c = c.clone();
+        async move { crate::machines::deploy_plan(&*state.machines, &c).await }
     };
     deploy(compiled).await.map_err(|e| not_deployed(saved, e))?;
     let mut deployed = saved.version;
@@ -219,6 +218,15 @@ pub async fn delete(
         .await
         .map_err(store_error)?;
     state.machines.delete(&plan.state_machine_arn).await?;
+    // A split plan's child machines, named by compiling it as it was saved.
+    if let Ok(built) = build(&state, &plan.plan).await {
+        for child in &built.compiled.children {
+            let arn = state.machines.arn(&child.name);
+            if let Err(e) = state.machines.delete(&arn).await {
+                tracing::warn!(machine = %arn, error = %e.message, "a child machine was not deleted");
+            }
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

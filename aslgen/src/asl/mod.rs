@@ -330,8 +330,15 @@ pub struct Succeed {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Fail {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub error: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cause: String,
+    /// Error and cause read from the state's input instead (JSONPath).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause_path: Option<String>,
 }
 
 /// Every transition target of a state, for checks and graphs: Next, Default, choice

@@ -265,6 +265,8 @@ pub fn fail(error: &str, cause: impl Into<String>) -> State {
     State::Fail(Fail {
         error: error.to_owned(),
         cause: cause.into(),
+        error_path: None,
+        cause_path: None,
     })
 }
 

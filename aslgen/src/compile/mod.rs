@@ -97,7 +97,7 @@ impl Deployment {
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
     #[error(
-        "the compiled definition is {bytes} bytes; Step Functions accepts at most {MAX_DEFINITION_BYTES} (split the plan)"
+        "a compiled definition is {bytes} bytes even with the plan split per wave; Step Functions accepts at most {MAX_DEFINITION_BYTES} (split the largest group, or use fewer waves)"
     )]
     TooLarge { bytes: usize },
     #[error("the compiler built an invalid machine (a bug): {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
@@ -136,6 +136,18 @@ impl Compiled {
         serde_json::to_string(&self.machine).unwrap_or_default()
     }
 
+    /// The minified parent definition with each child it starts pinned to a published
+    /// version: `versions` maps a child's machine ARN to its version ARN. A run of the
+    /// parent's version then runs exactly these children, whatever is deployed later.
+    pub fn definition_pinned(
+        &self,
+        versions: &std::collections::HashMap<String, String>,
+    ) -> String {
+        let mut value = serde_json::to_value(&self.machine).unwrap_or_default();
+        pin(&mut value, versions);
+        serde_json::to_string(&value).unwrap_or_default()
+    }
+
     /// Sentences about orderings added beyond the plan's dependencies.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
@@ -167,6 +179,14 @@ pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled,
         Err(CompileError::TooLarge { .. }) => compile_as(resolved, deployment, true),
         other => other,
     }
+}
+
+/// A parent machine and a child machine per wave, whatever the plan's size.
+pub fn compile_split(
+    resolved: &Resolved,
+    deployment: &Deployment,
+) -> Result<Compiled, CompileError> {
+    compile_as(resolved, deployment, true)
 }
 
 fn compile_as(
@@ -418,6 +438,21 @@ fn compile_as(
         return Err(CompileError::TooLarge { bytes });
     }
     Ok(compiled)
+}
+
+fn pin(value: &mut serde_json::Value, versions: &std::collections::HashMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(arn)) = map.get_mut("StateMachineArn")
+                && let Some(version) = versions.get(arn.as_str())
+            {
+                *arn = version.clone();
+            }
+            map.values_mut().for_each(|v| pin(v, versions));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| pin(v, versions)),
+        _ => {}
+    }
 }
 
 fn flow_branch(ctx: &mut Ctx, wave_flow: &WaveFlow, item: &Flow) -> Branch {

@@ -6,9 +6,12 @@
 //! the parent run's records and tag DRS jobs with its name, so records, dashboard,
 //! clean-up and cancel see one run.
 
-use super::ctx::{Ctx, branch, parallel, task_base};
+use super::ctx::{Ctx, branch, choice, fail, parallel, pass, task_base};
 use super::{CompileError, MAX_DEFINITION_BYTES};
-use crate::asl::{Branch, Resource, ResultPath, State, StateMachine, States, Task, Transition};
+use crate::asl::{
+    Branch, Catch, ChoiceRule, Condition, ErrorName, Fail, Resource, ResultPath, State,
+    StateMachine, States, Task, Transition,
+};
 use crate::validate::ResolvedWave;
 use serde_json::json;
 
@@ -81,10 +84,8 @@ pub(super) fn emit_wave(
         });
         starts.push((child_name, label));
     }
-    if let [(child, _)] = starts.as_slice() {
-        let mut task = start_child(ctx, child);
-        task.transition = next;
-        body.insert(name.to_owned(), State::Task(task));
+    if let [(child, label)] = starts.as_slice() {
+        emit_start(ctx, (name, &key, label), child, body, next);
         return Ok(());
     }
     let branches = starts
@@ -92,12 +93,80 @@ pub(super) fn emit_wave(
         .map(|(child, label)| {
             let part = ctx.claim(&format!("Wave {number} · {}{label}", wave.name), &key);
             let mut scope = States::new();
-            scope.insert(part.clone(), State::Task(start_child(ctx, child)));
+            emit_start(
+                ctx,
+                (&part, &key, label),
+                child,
+                &mut scope,
+                Transition::End,
+            );
             branch(part, scope)
         })
         .collect();
     body.insert(name.to_owned(), parallel(branches, next));
     Ok(())
+}
+
+/// The task `name` that runs `child`; a child that failed fails it with the child's own
+/// error and cause (read from the description Step Functions gives as the cause), so the
+/// run records why, as it would for a plan in one machine.
+fn emit_start(
+    ctx: &mut Ctx,
+    (name, key, label): (&str, &str, &str),
+    child: &str,
+    states: &mut States,
+    next: Transition,
+) {
+    let read = ctx.claim(&format!("Why the wave failed{label} · {name}"), key);
+    let has_error = ctx.claim(&format!("Wave error known?{label} · {name}"), key);
+    let rethrow = ctx.claim(&format!("Wave failed{label} · {name}"), key);
+    let stopped = ctx.claim(&format!("Wave stopped{label} · {name}"), key);
+    let mut task = start_child(ctx, child);
+    task.catch = vec![Catch {
+        error_equals: vec![ErrorName::TaskFailed],
+        result_path: Some(ResultPath::at("$.waveFailure")),
+        next: read.clone(),
+    }];
+    task.transition = next;
+    states.insert(name.to_owned(), State::Task(task));
+    states.insert(
+        read,
+        pass(
+            Some(json!({"child.$": "States.StringToJson($.waveFailure.Cause)"})),
+            None,
+            Some(ResultPath::at("$.waveFailure")),
+            Transition::next(&has_error),
+        ),
+    );
+    states.insert(
+        has_error,
+        choice(
+            vec![ChoiceRule::new(
+                Condition::And(vec![
+                    Condition::IsPresent("$.waveFailure.child.Error".into(), true),
+                    Condition::IsPresent("$.waveFailure.child.Cause".into(), true),
+                ]),
+                &rethrow,
+            )],
+            Some(stopped.clone()),
+        ),
+    );
+    states.insert(
+        rethrow,
+        State::Fail(Fail {
+            error: String::new(),
+            cause: String::new(),
+            error_path: Some("$.waveFailure.child.Error".into()),
+            cause_path: Some("$.waveFailure.child.Cause".into()),
+        }),
+    );
+    states.insert(
+        stopped,
+        fail(
+            super::ctx::errors::PLAN_FAILED,
+            "the wave's child execution ended without an error (stopped or timed out)",
+        ),
+    );
 }
 
 /// Starts the child machine `child` and waits for it; its failure is the wave's.
