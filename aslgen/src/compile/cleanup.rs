@@ -143,6 +143,7 @@ fn launch_processor(
     // The job: this run's (by tag), and settled (COMPLETED) before its instances count.
     let settle = Poll {
         check_first: true,
+        back_off: false,
         wait: name("Wait for the launch to settle"),
         count: name("Count settle wait"),
         check: name("Check launch job"),
@@ -227,6 +228,7 @@ fn launch_processor(
     // Gone means DRS no longer lists them: terminated, not merely asked to be.
     let wait_gone = Poll {
         check_first: false,
+        back_off: false,
         wait: name("Wait for termination"),
         count: name("Count termination wait"),
         check: name("Check termination"),

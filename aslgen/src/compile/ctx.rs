@@ -428,6 +428,9 @@ pub struct Poll<'s> {
     /// Check at once, then wait between checks (for conditions that may already hold);
     /// otherwise wait first (for jobs just started).
     pub check_first: bool,
+    /// Each wait one poll interval longer than the last (counted in `interval`, which the
+    /// counter starts with): for conditions with no event to wait for, like EC2 status.
+    pub back_off: bool,
     /// Names for the four states and the timeout Fail.
     pub wait: String,
     pub count: String,
@@ -459,15 +462,32 @@ impl Poll<'_> {
         for f in self.carry {
             params.insert(format!("{f}.$"), json!(field(f)));
         }
-        params.insert(
-            "elapsed.$".into(),
-            json!(format!("States.MathAdd({}, $.tick)", field("elapsed"))),
-        );
+        let wait = if self.back_off {
+            params.insert(
+                "elapsed.$".into(),
+                json!(format!(
+                    "States.MathAdd({}, {})",
+                    field("elapsed"),
+                    field("interval")
+                )),
+            );
+            params.insert(
+                "interval.$".into(),
+                json!(format!("States.MathAdd({}, $.tick)", field("interval"))),
+            );
+            WaitFor::SecondsPath(field("interval"))
+        } else {
+            params.insert(
+                "elapsed.$".into(),
+                json!(format!("States.MathAdd({}, $.tick)", field("elapsed"))),
+            );
+            WaitFor::SecondsPath("$.input.pollSeconds".into())
+        };
         states.insert(
             self.wait.clone(),
             State::Wait(Wait {
                 comment: None,
-                wait: WaitFor::SecondsPath("$.input.pollSeconds".into()),
+                wait,
                 transition: Transition::next(&self.count),
             }),
         );

@@ -21,6 +21,7 @@ pub(super) fn emit_ec2_status(
 ) -> String {
     let poll = Poll {
         check_first: true,
+        back_off: false,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check · {name}"), key),
@@ -53,6 +54,7 @@ pub(super) fn emit_probe(
     payload["timeoutMs"] = json!(3_000);
     let poll = Poll {
         check_first: true,
+        back_off: false,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Probe · {name}"), key),

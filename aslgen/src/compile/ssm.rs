@@ -77,6 +77,7 @@ pub(super) fn emit_command(
     );
     let poll = Poll {
         check_first: true,
+        back_off: false,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check command · {name}"), key),
@@ -165,6 +166,7 @@ pub(super) fn emit_automation(
     );
     let poll = Poll {
         check_first: true,
+        back_off: false,
         wait: ctx.claim(&format!("Wait · {name}"), key),
         count: ctx.claim(&format!("Count wait · {name}"), key),
         check: ctx.claim(&format!("Check automation · {name}"), key),

@@ -268,7 +268,8 @@ pub fn find_instances(
             result_selector: Some(json!({
                 "ids.$": "$.Items[*].Ec2InstanceID",
                 "count.$": "States.ArrayLength($.Items)",
-                "elapsed": 0
+                "elapsed": 0,
+                "interval": 1
             })),
             result_path: Some(ResultPath::at("$.instances")),
             retry: vec![transient_retry(Service::Drs)],
@@ -317,6 +318,7 @@ fn emit_batch_running(
     };
     let poll = Poll {
         check_first: true,
+        back_off: true,
         wait: ctx.claim(&format!("Wait for instances{what} · {label}"), key),
         count: ctx.claim(&format!("Count instance wait{what} · {label}"), key),
         check: ctx.claim(&format!("Check instances{what} · {label}"), key),

@@ -34,6 +34,7 @@ pub(super) fn emit_wait_for(
     }
     let poll = Poll {
         check_first: true,
+        back_off: false,
         wait: ctx.claim(&format!("Wait for {label}"), &key),
         count: ctx.claim(&format!("Count dependency wait · {label}"), &key),
         check: ctx.claim(&format!("Check progress of {label}"), &key),
