@@ -82,6 +82,9 @@ def test_package_uploads_every_local_artifact(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "templates", tree / "templates")
     shutil.copytree(ROOT / "ssm-documents", tree / "ssm-documents")
+    # The launch events machine's definition (aslgen's), uploaded as DefinitionS3Location.
+    (tree / "statemachines").mkdir()
+    shutil.copy(ROOT / "statemachines" / "launch-events.asl.json", tree / "statemachines")
     shutil.copytree(build, tree / "build" / "lambda")
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
@@ -117,7 +120,7 @@ def test_package_uploads_every_local_artifact(tmp_path):
         nested = {name: r["Properties"]["TemplateURL"] for name, r in master["Resources"].items()
                   if r["Type"] == "AWS::CloudFormation::Stack"}
         assert sorted(nested) == ["Api", "Auth", "Data", "Frontend", "Orchestration", "Ssm"]
-        code, includes = [], []
+        code, includes, definitions = [], [], []
         for name, url in nested.items():
             assert url.startswith("http"), f"{name}: {url}"
             template = load(body(url).decode())
@@ -127,12 +130,18 @@ def test_package_uploads_every_local_artifact(tmp_path):
                     code.append(props["Code"])
                 if resource["Type"] == "AWS::SSM::Document":
                     includes.append(props["Content"]["Fn::Transform"]["Parameters"]["Location"])
+                if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                    definitions.append(props["DefinitionS3Location"])
         assert len(code) == 5 and all(set(c) == {"S3Bucket", "S3Key"} for c in code), code
         assert len(includes) == 5 and all(i.startswith("s3://artifacts/") for i in includes), includes
         # The uploaded document bodies are the files in ssm-documents/.
         uploaded = {s3.get_object(Bucket="artifacts", Key=i.removeprefix("s3://artifacts/"))["Body"].read()
                     for i in includes}
         assert uploaded == {p.read_bytes() for p in (ROOT / "ssm-documents").glob("*.yaml")}
+        # The launch events machine's definition is aslgen's file, uploaded.
+        assert [set(d) for d in definitions] == [{"Bucket", "Key"}], definitions
+        assert s3.get_object(Bucket="artifacts", Key=definitions[0]["Key"])["Body"].read() == \
+            (ROOT / "statemachines" / "launch-events.asl.json").read_bytes()
         assert json.dumps(master).find("../") == -1
     finally:
         server.stop()
