@@ -72,6 +72,8 @@ impl Emulator {
     }
 
     pub async fn stop(mut self) {
+        // The simulator first: its ticker must not call a moto that is gone.
+        self.sim.halt();
         let _ = self.moto.kill().await;
     }
 }

@@ -102,6 +102,11 @@ impl Sim {
     }
 
     pub fn stop(self) {
+        self.halt();
+    }
+
+    /// Stops serving and moving jobs on (what `stop` and dropping do).
+    pub fn halt(&self) {
         for task in &self.tasks {
             task.abort();
         }
