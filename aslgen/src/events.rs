@@ -147,9 +147,9 @@ pub fn launch_events_machine(deployment: &Deployment) -> StateMachine {
         moved_on.into(),
         pass(None, None, None, Transition::next(free)),
     );
-    // The job has ended, so its DRS job slot is free: count it on the run's slot item and
-    // take every waiting launch's token in the same update, then wake them all.
-    let (freed, waiters) = (attr::SLOTS_FREED, attr::SLOT_WAITERS);
+    // The job has ended, so its DRS job slot is free: take every waiting launch's token
+    // from the run's slot item in one update, then wake them all.
+    let waiters = attr::SLOT_WAITERS;
     states.insert(
         free.into(),
         State::Task(Task {
@@ -160,8 +160,7 @@ pub fn launch_events_machine(deployment: &Deployment) -> StateMachine {
                     "pk": {"S.$": records::execution_pk_expression("$.item.attributes.run.S")},
                     "sk": {"S": records::SLOTS}
                 },
-                "UpdateExpression": format!("ADD {freed} :one REMOVE {waiters}"),
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "UpdateExpression": format!("REMOVE {waiters}"),
                 "ReturnValues": "UPDATED_OLD"
             })),
             result_selector: Some(json!({"old.$": "$.Attributes"})),

@@ -19,8 +19,8 @@ pub const SERVERS: &str = "SERVERS";
 /// events machine adds each reporting source server to it; a waiting run registers its
 /// task token on it. Both are conditional updates of this one item.
 pub const JOB_PREFIX: &str = "JOB#";
-/// Sort key of a run's DRS slot item (under `EXEC#<run>`): how many of its jobs have
-/// ended, and the task tokens of its launches waiting for a slot.
+/// Sort key of a run's DRS slot item (under `EXEC#<run>`): the task tokens of its
+/// launches waiting for a slot.
 pub const SLOTS: &str = "SLOTS";
 /// Sort key of a launch job's wait item.
 pub const LAUNCH_WAIT: &str = "LAUNCH";
@@ -122,8 +122,7 @@ pub mod attr {
     pub const WAIT_TOKEN: &str = "waitToken";
     pub const EXPECTED: &str = "expected";
     pub const REPORTED: &str = "reported";
-    /// On a run's slot item.
-    pub const SLOTS_FREED: &str = "slotsFreed";
+    /// On a run's slot item: the task tokens of its launches waiting for a DRS slot.
     pub const SLOT_WAITERS: &str = "slotWaiters";
 }
 

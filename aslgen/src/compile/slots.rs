@@ -1,8 +1,8 @@
 //! DRS job slots. A call refused with `ServiceQuotaExceededException` (the account's 20
 //! concurrent jobs or 500 servers in flight are taken) waits for a slot and tries again,
 //! until its deadline. A launch waits for one of the run's own jobs to end: when the last
-//! server of a job reports, the launch events machine counts the freed slot on the run's
-//! `SLOTS` item and wakes every launch waiting there (their task tokens). Slots freed by
+//! server of a job reports, the launch events machine takes the tokens from the run's
+//! `SLOTS` item and wakes every launch waiting there. Slots freed by
 //! other teams' jobs are found by a safety timeout.
 //! Terminations (the drill clean-up) poll every interval.
 
