@@ -188,8 +188,35 @@ def stopped_parent_stops_child() -> None:
     StateTaskServiceSfn._eval_sync = _eval_sync
 
 
+def stopped_execution_stays_aborted() -> None:
+    """An execution that was stopped ends ABORTED, whatever its tasks do afterwards.
+
+    AWS (StopExecution, API reference): stopping an execution ends it with status ABORTED;
+    an ended execution's status never changes. moto 5.2.5: StopExecution marks the program
+    stopped, but a callback task inside a Parallel or Map state keeps waiting, and when it
+    later times out (or fails) the error overwrites the stopped state, so the execution
+    ends FAILED with `States.Runtime` ("Custom Error Names MUST NOT begin with the prefix
+    'States.'"). A stopped wave child of a cancelled plan ended FAILED that way. Here an
+    error or timeout that comes after the stop is ignored.
+    """
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    def unless_stopped(original):
+        def guarded(self, *args, **kwargs):
+            if isinstance(self._program_state, ProgramStopped):
+                return None
+            return original(self, *args, **kwargs)
+
+        return guarded
+
+    Environment.set_error = unless_stopped(Environment.set_error)
+    Environment.set_timed_out = unless_stopped(Environment.set_timed_out)
+
+
 CORRECTIONS = (
     sfn_integration_member_names,
     describe_execution_input_details,
     stopped_parent_stops_child,
+    stopped_execution_stays_aborted,
 )

@@ -189,3 +189,46 @@ def test_a_failing_parallel_branch_stops_the_child_of_the_other(moto):
     arn = running[0]["executionArn"]
     _await(lambda: moto.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED",
            timeout=5, what="child ABORTED")
+
+
+# 4. A stopped execution stays stopped ----------------------------------------------------
+
+
+def _waiting_in(shape: str, table: str) -> dict:
+    """A callback task (its token put into `table`) inside a Parallel or a Map, with a
+    Catch-all around it as the plan's machines have."""
+    ask = {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem.waitForTaskToken",
+        "Parameters": {"TableName": table, "Item": {
+            "pk": {"S.$": "$$.Execution.Name"}, "token": {"S.$": "$$.Task.Token"}}},
+        "TimeoutSeconds": 2,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Caught"}],
+        "End": True},
+        "Caught": {"Type": "Fail", "Error": "Group.Failed", "Cause": "caught"}}}
+    if shape == "Parallel":
+        outer = {"Type": "Parallel", "Branches": [ask], "End": True}
+    else:
+        outer = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, **ask}, "End": True}
+    return {"StartAt": "Groups", "States": {"Groups": outer}}
+
+
+def test_an_execution_stopped_inside_a_parallel_or_map_ends_aborted(moto):
+    dynamodb = moto.client("dynamodb")
+    table = f"tokens-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST")
+    for shape in ("Parallel", "Map"):
+        execution = moto.start(moto.create(_waiting_in(shape, table)), {"items": [1]})
+        key = {"pk": {"S": execution.rsplit(":", 1)[1]}}
+        _await(lambda: dynamodb.get_item(TableName=table, Key=key).get("Item"),
+               what=f"{shape}: token stored")
+        moto.sfn.stop_execution(executionArn=execution, error="Plan.Cancelled", cause="by op")
+        # Past the task's timeout: nothing the stopped task does later changes the end.
+        time.sleep(3)
+        described = moto.sfn.describe_execution(executionArn=execution)
+        assert described["status"] == "ABORTED", (shape, described)
