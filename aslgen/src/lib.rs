@@ -17,7 +17,7 @@ pub mod stepmap;
 pub mod synth;
 pub mod validate;
 
-pub use compile::{CompileError, Compiled, Deployment, compile, compile_split};
+pub use compile::{CompileError, Compiled, Deployment, Split, compile, compile_split};
 pub use inventory::Inventory;
 pub use model::PlanDocument;
 pub use validate::{Invalid, Problem, Resolved, validate};

@@ -16,7 +16,7 @@ mod unit;
 mod wait;
 
 pub use ctx::errors;
-pub use split::Child;
+pub use split::{CHILD_INFIX, Child};
 pub use unit::{TAG_EXECUTION, TAG_PLAN, TAG_UNIT, TAG_WAVE, adopt_field};
 
 use crate::asl::{
@@ -58,6 +58,32 @@ pub struct Deployment {
     pub machine_prefix: String,
     /// CloudWatch Logs log group the machines log to (ARN ending `:*`); none locally.
     pub log_group_arn: Option<String>,
+    /// When a plan's waves run as child executions.
+    pub split: Split,
+}
+
+/// When a plan's waves run as child executions of its machine (see `split`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Split {
+    /// Only when the plan does not fit one definition (1 MB).
+    #[default]
+    Auto,
+    /// Always: each wave is its own child execution, with its own history.
+    Waves,
+}
+
+impl std::str::FromStr for Split {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "waves" => Ok(Self::Waves),
+            other => Err(format!(
+                "`{other}` is not a split (expected `auto` or `waves`)"
+            )),
+        }
+    }
 }
 
 impl Default for Deployment {
@@ -72,6 +98,7 @@ impl Default for Deployment {
             console_url: "http://127.0.0.1:8080".into(),
             machine_prefix: "drs-plan".into(),
             log_group_arn: None,
+            split: Split::Auto,
         }
     }
 }
@@ -172,9 +199,13 @@ impl Compiled {
     }
 }
 
-/// One machine when the plan fits one definition; otherwise a parent machine and a child
-/// machine per wave (see `split`), decided by the compiled sizes.
+/// One machine when the plan fits one definition; otherwise (or always, with
+/// [`Split::Waves`]) a parent machine and a child machine per wave (see `split`), decided
+/// by the compiled sizes.
 pub fn compile(resolved: &Resolved, deployment: &Deployment) -> Result<Compiled, CompileError> {
+    if deployment.split == Split::Waves {
+        return compile_as(resolved, deployment, true);
+    }
     match compile_as(resolved, deployment, false) {
         Err(CompileError::TooLarge { .. }) => compile_as(resolved, deployment, true),
         other => other,

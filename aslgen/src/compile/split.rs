@@ -39,6 +39,9 @@ impl Child {
 
 /// Emits wave `wave` as children (its groups are `branches`, emitted for a child) and
 /// the parent's state `name` that runs them; `next` follows in the parent.
+/// Between a plan's machine name and a wave child's number: `<machine>_w<n>`.
+pub const CHILD_INFIX: &str = "_w";
+
 pub(super) fn emit_wave(
     ctx: &mut Ctx,
     wave: &ResolvedWave,
@@ -60,7 +63,7 @@ pub(super) fn emit_wave(
             (format!("p{}", k + 1), format!(" (part {}/{total})", k + 1))
         };
         let child_name = format!(
-            "{}-{}_w{number}{suffix}",
+            "{}-{}{CHILD_INFIX}{number}{suffix}",
             ctx.deployment.machine_prefix, ctx.resolved.plan_id
         );
         let groups = ctx.claim(
@@ -179,6 +182,10 @@ fn start_child(ctx: &Ctx, child: &str) -> Task {
         resource: Resource::optimized("states", "startExecution.sync:2"),
         parameters: Some(json!({
             "StateMachineArn": arn,
+            // Named as the run, so whoever stops the run can find and stop its child
+            // at once (`<child machine>:<run>`) without waiting for Step Functions'
+            // best-effort stop of `.sync` children.
+            "Name.$": "$$.Execution.Name",
             "Input": {
                 "input.$": "$.input",
                 "isDrill.$": "$.isDrill",
