@@ -29,6 +29,8 @@ pub struct Config {
 pub enum ConfigError {
     #[error("environment variable `{0}` is not set ({1})")]
     Missing(&'static str, &'static str),
+    #[error("environment variable `{0}`: {1}")]
+    Invalid(&'static str, String),
 }
 
 impl Config {
@@ -56,6 +58,11 @@ impl Config {
             console_url: var("CONSOLE_URL").unwrap_or(defaults.console_url),
             machine_prefix: var("MACHINE_PREFIX").unwrap_or(defaults.machine_prefix),
             log_group_arn: var("LOG_GROUP_ARN"),
+            split: var("PLAN_SPLIT")
+                .map(|text| text.parse())
+                .transpose()
+                .map_err(|e| ConfigError::Invalid("PLAN_SPLIT", e))?
+                .unwrap_or_default(),
         };
         let machine_role_arn = var("STATE_MACHINE_ROLE_ARN").unwrap_or_else(|| {
             format!(

@@ -105,6 +105,60 @@ impl Sfn {
 }
 
 impl Sfn {
+    /// Stops the executions named as the run in the plan's wave children
+    /// (`<machine>_w…`); those that never started or have ended are left as they are.
+    async fn stop_children(&self, execution_arn: &str, cause: &str) -> Result<(), ApiError> {
+        // arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME
+        let parts: Vec<&str> = execution_arn.split(':').collect();
+        let [.., machine, run] = parts.as_slice() else {
+            return Ok(());
+        };
+        let prefix = format!("{machine}{}", aslgen::compile::CHILD_INFIX);
+        let mut token = None;
+        let mut children = Vec::new();
+        loop {
+            let page = self
+                .client
+                .list_state_machines()
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| sfn_error("ListStateMachines", e.into_service_error()))?;
+            children.extend(
+                page.state_machines
+                    .into_iter()
+                    .filter(|m| m.name.starts_with(&prefix))
+                    .map(|m| m.state_machine_arn),
+            );
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        for child in children {
+            let arn = format!("{}:{run}", child.replace(":stateMachine:", ":execution:"));
+            match self
+                .client
+                .stop_execution()
+                .execution_arn(&arn)
+                .error("Plan.Cancelled")
+                .cause(cause)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) => {
+                    let e = e.into_service_error();
+                    if !e.is_execution_does_not_exist() {
+                        return Err(sfn_error("StopExecution", e));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes the oldest versions past `versions.keep` once there are more than
     /// `versions.prune_above` (deleting a version stops none of its executions).
     async fn prune(&self, machine: &str) -> Result<usize, ApiError> {
@@ -261,6 +315,8 @@ impl Machines for Sfn {
 #[async_trait]
 pub trait Runs: Send + Sync {
     async fn start(&self, machine_arn: &str, name: &str, input: &str) -> Result<String, ApiError>;
+    /// Stops the run's execution, then the wave children of a plan split across
+    /// executions (named as the run), so none of them acts after this returns.
     async fn stop(&self, execution_arn: &str, cause: &str) -> Result<(), ApiError>;
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, …; `None` if unknown.
     async fn status(&self, execution_arn: &str) -> Result<Option<String>, ApiError>;
@@ -319,7 +375,8 @@ impl Runs for Sfn {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sfn_error("StopExecution", e.into_service_error()))
+            .map_err(|e| sfn_error("StopExecution", e.into_service_error()))?;
+        self.stop_children(execution_arn, cause).await
     }
 
     async fn status(&self, execution_arn: &str) -> Result<Option<String>, ApiError> {

@@ -186,6 +186,8 @@ pub struct ServeOptions<'a> {
     pub links_to_self: bool,
     /// When old versions of plans' machines are deleted (tests make it small).
     pub versions: api::machines::VersionLimit,
+    /// When plans' waves run as child executions.
+    pub split: aslgen::Split,
 }
 
 /// Creates the user pool, then serves the API (+ outbox + SPA) on the listener and
@@ -225,13 +227,14 @@ pub async fn serve_with_reissue(
         .map_err(|source| LocalError::Listen { port: 0, source })?
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let deployment = if options.links_to_self {
-        aslgen::Deployment {
-            console_url: url.clone(),
-            ..aslgen::Deployment::default()
-        }
-    } else {
-        aslgen::Deployment::default()
+    let deployment = aslgen::Deployment {
+        console_url: if options.links_to_self {
+            url.clone()
+        } else {
+            aslgen::Deployment::default().console_url
+        },
+        split: options.split,
+        ..aslgen::Deployment::default()
     };
     let config = api::config::Config {
         table: TABLE.into(),
@@ -421,6 +424,8 @@ pub struct Options {
     /// Instead of the demo fleet and plans: this many synthetic servers and the synthetic
     /// plan over them (scale checks).
     pub synthetic: Option<usize>,
+    /// When plans' waves run as child executions.
+    pub split: aslgen::Split,
     /// Faults the DRS simulator injects from the start (its `/_sim/faults` format).
     pub faults: drs_sim::faults::Faults,
     /// The process a second start names as the running one (the one to stop).
@@ -496,6 +501,7 @@ impl Stack {
                 print_outbox: true,
                 links_to_self: true,
                 versions: api::machines::VersionLimit::default(),
+                split: options.split,
             },
             readiness.clone(),
             reissue,

@@ -42,6 +42,10 @@ struct Args {
     /// the demo fleet and plans.
     #[arg(long)]
     synthetic: Option<usize>,
+    /// When a plan's waves run as child executions: `auto` (plans over 1 MB) or `waves`
+    /// (every plan), as the deployed stack's `PlanSplit` parameter.
+    #[arg(long, default_value = "auto")]
+    split: aslgen::Split,
     /// DRS simulator faults from the start, as JSON in its `/_sim/faults` format, e.g.
     /// `{"operations": {"StartRecovery": {"throttle": 2}}}`.
     #[arg(long, value_name = "FILE")]
@@ -217,6 +221,7 @@ async fn run_stack(args: Args, parent: u32) -> ExitCode {
         reset: args.reset,
         speed: args.speed,
         synthetic: args.synthetic,
+        split: args.split,
         faults,
         pid: parent,
         test_token_lifetime: args.test_token_lifetime.map(std::time::Duration::from_secs),
