@@ -114,12 +114,22 @@ impl Env {
 
     /// The API server on a free loopback port, with a user pool of one user per role.
     pub async fn start_api(&self) -> Api {
-        self.start_api_with(api::machines::VersionLimit::default())
+        self.start_api_with(api::machines::VersionLimit::default(), aslgen::Split::Auto)
             .await
     }
 
-    /// The API with its own limit on kept machine versions.
-    pub async fn start_api_with(&self, versions: api::machines::VersionLimit) -> Api {
+    /// The API whose plans run their waves as child executions as `split` says.
+    pub async fn start_api_split(&self, split: aslgen::Split) -> Api {
+        self.start_api_with(api::machines::VersionLimit::default(), split)
+            .await
+    }
+
+    /// The API with its own limit on kept machine versions and its own split.
+    pub async fn start_api_with(
+        &self,
+        versions: api::machines::VersionLimit,
+        split: aslgen::Split,
+    ) -> Api {
         let listener = local::bind(0, "the API", "-").expect("bind");
         let served = local::serve(
             &local::AwsRef {
@@ -133,6 +143,7 @@ impl Env {
                 print_outbox: false,
                 links_to_self: false,
                 versions,
+                split,
             },
         )
         .await
@@ -172,6 +183,36 @@ impl Env {
         cognito::sign_in(&idp, &api.pool.client_id, name, cognito::PASSWORD)
             .await
             .expect("sign in")
+    }
+
+    /// The statuses of every execution of plan `plan`'s child machines (`<machine>_w…`).
+    pub async fn child_executions(&self, plan: &str) -> Vec<ExecutionStatus> {
+        let prefix = format!(
+            "{}-{plan}{}",
+            aslgen::Deployment::default().machine_prefix,
+            aslgen::compile::CHILD_INFIX
+        );
+        let machines = self
+            .sfn
+            .list_state_machines()
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("list machines: {e:?}"));
+        let mut statuses = Vec::new();
+        for machine in machines.state_machines() {
+            if !machine.name().starts_with(&prefix) {
+                continue;
+            }
+            let listed = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(machine.state_machine_arn())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("list executions: {e:?}"));
+            statuses.extend(listed.executions().iter().map(|e| e.status().clone()));
+        }
+        statuses
     }
 
     pub fn sim(&self) -> &drs_sim::Sim {
@@ -543,8 +584,15 @@ pub async fn wait_for(
 
 /// The shop plan saved through the API (its groups first), with the API serving it.
 pub async fn three_tier_api() -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
+    three_tier_api_split(aslgen::Split::Auto).await
+}
+
+/// As [`three_tier_api`], with the API splitting plans across executions as `split` says.
+pub async fn three_tier_api_split(
+    split: aslgen::Split,
+) -> (Env, Api, Vec<tokio::task::JoinHandle<()>>) {
     let (env, listeners) = three_tier_env().await;
-    let api = env.start_api().await;
+    let api = env.start_api_split(split).await;
     let plan = api.example_groups("three-tier").await;
     let (status, body) = api
         .call(

@@ -1,6 +1,7 @@
 //! Controlling a run through the API over the real wire (moto + drs-sim): pause and
 //! resume at a wave boundary, re-run of a failed run.
 
+use aslgen::Split;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -72,8 +73,18 @@ async fn race(api: &Api, path: &str) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_run_waits_at_the_next_wave_boundary_until_resumed() {
+    pause_at_the_wave_boundary(Split::Auto).await;
+}
+
+/// The same with every wave in its own child execution: the pause holds in the parent, between children.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_run_split_per_wave_waits_at_the_next_wave_boundary_until_resumed() {
+    pause_at_the_wave_boundary(Split::Waves).await;
+}
+
+async fn pause_at_the_wave_boundary(split: Split) {
     let env = Env::start(system_tests::Setup::default()).await;
-    let api = env.start_api().await;
+    let api = env.start_api_split(split).await;
     three_waves(&api, "paused", json!({})).await;
     let id = start(&api, "paused").await;
     let path = format!("/api/executions/{id}");
@@ -174,8 +185,18 @@ async fn a_paused_run_waits_at_the_next_wave_boundary_until_resumed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rerun_adopts_what_the_failed_run_recovered_and_launches_the_rest() {
+    rerun_adopts(Split::Auto).await;
+}
+
+/// The same with every wave in its own child execution: the children read what to adopt from the run's input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_of_a_plan_split_per_wave_adopts_what_the_failed_run_recovered() {
+    rerun_adopts(Split::Waves).await;
+}
+
+async fn rerun_adopts(split: Split) {
     let env = Env::start(system_tests::Setup::default()).await;
-    let api = env.start_api().await;
+    let api = env.start_api_split(split).await;
     three_waves(&api, "again", json!({})).await;
     // Wave 2's server fails to launch: a real recovery fails there, wave 1 recovered.
     let mut faults = system_tests::Faults::default();
@@ -503,6 +524,17 @@ async fn cancel_when(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_drill_leaves_none_of_its_instances_and_touches_no_other_run() {
+    cancel_at_each_stage(Split::Auto).await;
+}
+
+/// The same with every wave in its own child execution: cancelling mid-job and during a
+/// script stops the parent, which stops the running child; the clean-up finds what it launched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_drill_split_per_wave_leaves_none_of_its_instances() {
+    cancel_at_each_stage(Split::Waves).await;
+}
+
+async fn cancel_at_each_stage(split: Split) {
     let mut faults = system_tests::Faults::default();
     // Mid-job: this server's launch takes twenty times as long.
     faults.servers.insert(
@@ -514,7 +546,7 @@ async fn a_cancelled_drill_leaves_none_of_its_instances_and_touches_no_other_run
         ..system_tests::Setup::default()
     })
     .await;
-    let api = env.start_api().await;
+    let api = env.start_api_split(split).await;
     // Another team's drill keeps its instance: no cancel here may touch it.
     let (status, body) = api
         .call(
@@ -616,6 +648,18 @@ async fn a_cancelled_drill_leaves_none_of_its_instances_and_touches_no_other_run
         (1, 1),
         "another run's instance was touched"
     );
+    if split == Split::Waves {
+        // Stopping a parent stops its running child (Step Functions' documented
+        // behaviour for `.sync` children).
+        for plan in ["midjob", "script"] {
+            let children = env.child_executions(plan).await;
+            assert_eq!(
+                children,
+                vec![aws_sdk_sfn::types::ExecutionStatus::Aborted],
+                "{plan}"
+            );
+        }
+    }
     env.stop().await;
 }
 

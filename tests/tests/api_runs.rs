@@ -4,12 +4,25 @@ use aws_sdk_dynamodb::types::AttributeValue::{S, Ss};
 use reqwest::Method;
 use serde_json::json;
 
+use aslgen::Split;
+use aws_sdk_sfn::types::ExecutionStatus;
 use system_tests::three_tier_api as three_tier_env;
-use system_tests::wait_for;
+use system_tests::{three_tier_api_split, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_runs_through_approval_by_the_api() {
-    let (env, api, _listeners) = three_tier_env().await;
+    drill_through_approval(Split::Auto).await;
+}
+
+/// The same drill with every wave in its own child execution: the dashboard, approvals,
+/// logs and clean-up read the records the children write under the parent's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_split_per_wave_runs_through_approval_by_the_api() {
+    drill_through_approval(Split::Waves).await;
+}
+
+async fn drill_through_approval(split: Split) {
+    let (env, api, _listeners) = three_tier_api_split(split).await;
     let drill = json!({"mode": "DRILL", "pollSeconds": 1});
     let (status, _) = api
         .call(
@@ -294,6 +307,12 @@ async fn a_drill_runs_through_approval_by_the_api() {
     assert_eq!(list["items"][0]["id"], id);
     let (status, _) = api.get("Viewer", "/api/executions?limit=0").await;
     assert_eq!(status, 400);
+    let children = env.child_executions("shop-dr").await;
+    match split {
+        Split::Auto => assert!(children.is_empty(), "{children:?}"),
+        // The three waves, each one child execution that succeeded.
+        Split::Waves => assert_eq!(children, vec![ExecutionStatus::Succeeded; 3]),
+    }
     env.stop().await;
 }
 
@@ -369,7 +388,18 @@ async fn recovery_needs_confirmation_and_a_quorum_of_two() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_and_rejected_approvals_and_cancel() {
-    let (env, api, _listeners) = three_tier_env().await;
+    approvals_expire_reject_and_cancel(Split::Auto).await;
+}
+
+/// The same with every wave in its own child execution: the approval waits in the parent
+/// between waves, and the drill's clean-up finds what the children launched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_per_wave_expired_and_rejected_approvals_and_cancel() {
+    approvals_expire_reject_and_cancel(Split::Waves).await;
+}
+
+async fn approvals_expire_reject_and_cancel(split: Split) {
+    let (env, api, _listeners) = three_tier_api_split(split).await;
     let drill = json!({"mode": "DRILL", "pollSeconds": 1});
     let (_, started) = api
         .call(
