@@ -232,6 +232,24 @@ impl Env {
             .state_machine_arn
     }
 
+    /// Compiles `examples/<file>` over the demo fleet as `split` says and creates its
+    /// machines (children first); returns the plan's machine ARN.
+    pub async fn deploy_example(&self, file: &str, split: aslgen::Split) -> String {
+        let text = std::fs::read_to_string(root().join("examples").join(file)).expect("example");
+        let doc = aslgen::parse::plan_document(&text, file).unwrap_or_else(|e| panic!("{e}"));
+        let resolved = aslgen::validate(&doc, Some(&fleet())).unwrap_or_else(|e| panic!("{e}"));
+        let deployment = aslgen::Deployment {
+            split,
+            ..aslgen::Deployment::default()
+        };
+        let compiled = aslgen::compile(&resolved, &deployment).unwrap_or_else(|e| panic!("{e}"));
+        for child in &compiled.children {
+            self.deploy(&child.name, &child.definition_minified()).await;
+        }
+        self.deploy(&compiled.name, &compiled.definition_minified())
+            .await
+    }
+
     pub async fn start_execution(&self, machine: &str, name: &str, input: &str) -> String {
         self.sfn
             .start_execution()

@@ -1,6 +1,7 @@
 //! Compiled machines executed in moto's Step Functions engine against the DRS simulator.
 //! Each test starts its own emulator on free loopback ports.
 
+use aslgen::Split;
 use aws_sdk_sfn::types::ExecutionStatus;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -419,9 +420,19 @@ async fn an_approval_timeout_fails_the_plan_and_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_other_examples_run() {
+    other_examples(Split::Auto).await;
+}
+
+/// The same examples with every wave in its own child execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_examples_run_split_per_wave() {
+    other_examples(Split::Waves).await;
+}
+
+async fn other_examples(split: Split) {
     let env = Env::start(Setup::default()).await;
     // Tag-selected groups, a `healthy` dependency on EC2 status checks, a wave wait.
-    let machine = env.deploy("drs-plan-crm-dr", &statemachine("crm-dr")).await;
+    let machine = env.deploy_example("tag-based.yaml", split).await;
     let execution = env.start_execution(&machine, "crm", FAST).await;
     let (status, error, cause) = env.wait(&execution, LIMIT).await;
     assert_eq!(
@@ -435,7 +446,7 @@ async fn the_other_examples_run() {
 
     // The non-series-parallel DAG, ended by an end-of-drill approval.
     env.sim().reset();
-    let machine = env.deploy("drs-plan-hr-dr", &statemachine("hr-dr")).await;
+    let machine = env.deploy_example("non-series-parallel.yaml", split).await;
     let execution = env.start_execution(&machine, "hr", FAST).await;
     let approval = env.next_approval(LIMIT).await;
     assert_eq!(text(&approval, "stepKey"), "drill-end");
