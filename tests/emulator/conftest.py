@@ -196,17 +196,23 @@ def drs(drs_moto, drs_stub):
     return drs_moto, drs_stub
 
 
-@pytest.fixture
-def approval(moto):
-    """Starts an approval execution; returns its ARN and the task token it stored."""
-    dynamodb = moto.client("dynamodb")
-    table = f"approvals-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
+def token_table(moto, prefix: str) -> str:
+    """A new on-demand table keyed by `pk` (S), where machines put their task tokens."""
+    table = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    moto.client("dynamodb").create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return table
+
+
+@pytest.fixture
+def approval(moto):
+    """Starts an approval execution; returns its ARN and the task token it stored."""
+    dynamodb = moto.client("dynamodb")
+    table = token_table(moto, "approvals")
 
     def start(timeout_seconds: int) -> tuple[str, str]:
         execution = moto.start(moto.create(approval_machine(table, timeout_seconds)))

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 
+from conftest import token_table
 from machines import chain, succeeded, task
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/orchestrator"
@@ -216,12 +217,7 @@ def _waiting_in(shape: str, table: str) -> dict:
 
 def test_an_execution_stopped_inside_a_parallel_or_map_ends_aborted(moto):
     dynamodb = moto.client("dynamodb")
-    table = f"tokens-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST")
+    table = token_table(moto, "tokens")
     for shape in ("Parallel", "Map"):
         execution = moto.start(moto.create(_waiting_in(shape, table)), {"items": [1]})
         key = {"pk": {"S": execution.rsplit(":", 1)[1]}}
