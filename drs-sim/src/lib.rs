@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod launch_actions;
+pub mod launch_config;
 pub mod ops;
 pub mod server;
 pub mod world;

@@ -3,8 +3,8 @@
 
 use crate::clock::{iso, parse_iso};
 use crate::error::DrsError;
-use crate::launch_actions;
 use crate::world::{JobKind, JobStatus, World};
+use crate::{launch_actions, launch_config};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ pub const MAX_SERVERS_PER_JOB: usize = 100;
 pub const MAX_CONCURRENT_JOBS: usize = 20;
 pub const MAX_SERVERS_IN_ACTIVE_JOBS: usize = 500;
 
-pub const OPERATIONS: [&str; 14] = [
+pub const OPERATIONS: [&str; 15] = [
     "DescribeSourceServers",
     "StartRecovery",
     "DescribeJobs",
@@ -25,6 +25,7 @@ pub const OPERATIONS: [&str; 14] = [
     "TagResource",
     "ListTagsForResource",
     "GetLaunchConfiguration",
+    "UpdateLaunchConfiguration",
     "PutLaunchAction",
     "ListLaunchActions",
     "DeleteLaunchAction",
@@ -48,7 +49,8 @@ pub fn handle(
         "StartFailbackLaunch" => start_failback_launch(world, body),
         "TagResource" => tag_resource(world, resource_arn.unwrap_or_default(), body),
         "ListTagsForResource" => list_tags(world, resource_arn.unwrap_or_default()),
-        "GetLaunchConfiguration" => get_launch_configuration(world, body),
+        "GetLaunchConfiguration" => launch_config::get(world, body),
+        "UpdateLaunchConfiguration" => launch_config::update(world, body),
         "PutLaunchAction" => launch_actions::put(world, body),
         "ListLaunchActions" => launch_actions::list(world, body),
         "DeleteLaunchAction" => launch_actions::delete(world, body),
@@ -446,25 +448,6 @@ fn tag_resource(world: &mut World, arn: &str, body: &Value) -> Result<Value, Drs
 
 fn list_tags(world: &mut World, arn: &str) -> Result<Value, DrsError> {
     Ok(json!({ "tags": tag_target(world, arn)?.clone() }))
-}
-
-fn get_launch_configuration(world: &World, body: &Value) -> Result<Value, DrsError> {
-    let id = string(body, "sourceServerID")?;
-    let server = world
-        .servers
-        .get(id)
-        .ok_or_else(|| DrsError::NotFound(format!("source server `{id}` does not exist")))?;
-    Ok(json!({
-        "sourceServerID": server.id,
-        "name": server.hostname,
-        "ec2LaunchTemplateID": format!("lt-{:017x}", 0xa0_0000u64 + server.id.len() as u64),
-        "launchDisposition": "STARTED",
-        "targetInstanceTypeRightSizingMethod": "BASIC",
-        "copyPrivateIp": false,
-        "copyTags": true,
-        "licensing": {"osByol": true},
-        "postLaunchEnabled": true,
-    }))
 }
 
 /// Whether any job is active (for the ticker to keep working).

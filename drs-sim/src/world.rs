@@ -190,6 +190,8 @@ pub struct World {
     pub calls: Vec<Call>,
     /// Post-launch actions by resource (`lct-…` or `s-…`), then by action id.
     pub launch_actions: IndexMap<String, IndexMap<String, Value>>,
+    /// Launch settings by source server, once read or changed (defaults until then).
+    pub launch_configs: IndexMap<String, crate::launch_config::LaunchConfig>,
     /// Launch results not yet put on the event bus.
     pub launch_results: Vec<LaunchResult>,
     job_seq: u64,
@@ -208,6 +210,7 @@ impl World {
             faults: Faults::default(),
             calls: Vec::new(),
             launch_actions: IndexMap::new(),
+            launch_configs: IndexMap::new(),
             launch_results: Vec::new(),
             job_seq: 0,
         };

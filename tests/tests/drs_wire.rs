@@ -177,6 +177,76 @@ async fn a_drill_launches_instances_in_ec2_and_terminates_them() {
         .await
         .unwrap();
     assert_eq!(config.name(), Some("shop-db-01"));
+    // Launch settings change through the SDK's own request shapes; a bad value is a
+    // ValidationException that names it, and changes nothing.
+    let updated = env
+        .drs
+        .update_launch_configuration()
+        .source_server_id("s-0a1b2c3d4e5f60001")
+        .copy_private_ip(true)
+        .launch_disposition(aws_sdk_drs::types::LaunchDisposition::Stopped)
+        .licensing(
+            aws_sdk_drs::types::Licensing::builder()
+                .os_byol(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            updated.copy_private_ip(),
+            updated.launch_disposition().map(|d| d.as_str()),
+            updated.licensing().and_then(|l| l.os_byol()),
+            updated.ec2_launch_template_id(),
+        ),
+        (
+            Some(true),
+            Some("STOPPED"),
+            Some(false),
+            config.ec2_launch_template_id()
+        )
+    );
+    let refused = env
+        .drs
+        .update_launch_configuration()
+        .source_server_id("s-0a1b2c3d4e5f60001")
+        .copy_tags(false)
+        .target_instance_type_right_sizing_method(
+            aws_sdk_drs::types::TargetInstanceTypeRightSizingMethod::from("HUGE"),
+        )
+        .send()
+        .await
+        .map_err(|e| e.into_service_error());
+    match refused {
+        Err(aws_sdk_drs::operation::update_launch_configuration::UpdateLaunchConfigurationError::ValidationException(e)) => {
+            assert!(e.message().unwrap_or_default().contains("HUGE"), "{e:?}");
+        }
+        other => panic!("expected a ValidationException, got {other:?}"),
+    }
+    let read = env
+        .drs
+        .get_launch_configuration()
+        .source_server_id("s-0a1b2c3d4e5f60001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read.copy_tags(),
+        config.copy_tags(),
+        "the refused update changed nothing"
+    );
+    assert_ne!(
+        read.ec2_launch_template_id(),
+        env.drs
+            .get_launch_configuration()
+            .source_server_id("s-0a1b2c3d4e5f60002")
+            .send()
+            .await
+            .unwrap()
+            .ec2_launch_template_id(),
+        "each server has its own launch template"
+    );
 
     // A drill instance cannot be reversed; terminating removes it from DRS.
     let reverse = env
