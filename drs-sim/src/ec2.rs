@@ -27,6 +27,14 @@ pub struct Ec2 {
 /// A created instance: ID and private address.
 pub type Created = (String, String);
 
+/// Where an instance lands: the subnet and security groups of the launch template
+/// version DRS launches from (none: EC2's defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Network {
+    pub subnet: Option<String>,
+    pub groups: Vec<String>,
+}
+
 impl Ec2 {
     pub fn new(client: reqwest::Client, url: &str, region: &str) -> Self {
         Self {
@@ -82,12 +90,69 @@ impl Ec2 {
             .ok_or(Ec2Error::NoImage)
     }
 
-    /// Runs `count` instances tagged with their source servers (in order).
+    /// Creates launch template `name` (as DRS does for a new source server); its ID.
+    /// One that exists already (a concurrent creation) is looked up instead.
+    pub async fn create_launch_template(&self, name: &str) -> Result<String, Ec2Error> {
+        let params = vec![
+            ("LaunchTemplateName".into(), name.to_owned()),
+            ("LaunchTemplateData.InstanceType".into(), "t3.medium".into()),
+        ];
+        match self.call("CreateLaunchTemplate", &params).await {
+            Ok(xml) => values(&xml, "launchTemplateId")
+                .into_iter()
+                .next()
+                .ok_or_else(|| Ec2Error::Refused {
+                    action: "CreateLaunchTemplate",
+                    status: 200,
+                    body: xml,
+                }),
+            Err(Ec2Error::Refused { body, .. }) if body.contains("AlreadyExists") => {
+                let params = vec![("LaunchTemplateName.1".into(), name.to_owned())];
+                let xml = self.call("DescribeLaunchTemplates", &params).await?;
+                values(&xml, "launchTemplateId")
+                    .into_iter()
+                    .next()
+                    .ok_or(Ec2Error::Refused {
+                        action: "DescribeLaunchTemplates",
+                        status: 200,
+                        body: xml,
+                    })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The network of template `id`'s default version: DRS launches from the default.
+    pub async fn default_network(&self, id: &str) -> Result<Network, Ec2Error> {
+        let params = vec![
+            ("LaunchTemplateId".into(), id.to_owned()),
+            ("LaunchTemplateVersion.1".into(), "$Default".into()),
+        ];
+        let xml = self.call("DescribeLaunchTemplateVersions", &params).await?;
+        let interfaces = values(&xml, "networkInterfaceSet").into_iter().next();
+        let (subnet, groups) = match &interfaces {
+            Some(set) => (
+                values(set, "subnetId").into_iter().next(),
+                values(set, "groupId"),
+            ),
+            None => (
+                None,
+                values(&xml, "securityGroupIdSet")
+                    .iter()
+                    .flat_map(|set| values(set, "item"))
+                    .collect(),
+            ),
+        };
+        Ok(Network { subnet, groups })
+    }
+
+    /// Runs `count` instances tagged with their source servers (in order), in `network`.
     pub async fn run_instances(
         &self,
         image: &str,
         sources: &[String],
         drill: bool,
+        network: &Network,
     ) -> Result<Vec<Created>, Ec2Error> {
         let count = sources.len().to_string();
         let mut params = vec![
@@ -115,6 +180,12 @@ impl Ec2 {
             "TagSpecification.1.Tag.3.Value".into(),
             sources.join(",").chars().take(250).collect(),
         ));
+        if let Some(subnet) = &network.subnet {
+            params.push(("SubnetId".into(), subnet.clone()));
+        }
+        for (i, group) in network.groups.iter().enumerate() {
+            params.push((format!("SecurityGroupId.{}", i + 1), group.clone()));
+        }
         let xml = self.call("RunInstances", &params).await?;
         Ok(instances(&xml))
     }

@@ -38,8 +38,12 @@ impl LaunchConfig {
     }
 }
 
-/// The launch template DRS keeps for server `id` (stable per server).
-pub fn template_id(id: &str) -> String {
+/// The launch template DRS keeps for server `id`: the one created in the emulator, or
+/// (without an emulator) a stable stand-in.
+pub fn template_id(world: &World, id: &str) -> String {
+    if let Some(created) = world.templates.get(id) {
+        return created.clone();
+    }
     let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
@@ -74,11 +78,11 @@ fn config<'a>(world: &'a mut World, id: &str) -> Result<&'a mut LaunchConfig, Dr
         .or_insert_with(|| LaunchConfig::new(&name)))
 }
 
-fn document(id: &str, config: &LaunchConfig) -> Value {
+fn document(id: &str, template: String, config: &LaunchConfig) -> Value {
     let mut doc = json!({
         "sourceServerID": id,
         "name": config.name,
-        "ec2LaunchTemplateID": template_id(id),
+        "ec2LaunchTemplateID": template,
         "launchDisposition": config.launch_disposition,
         "targetInstanceTypeRightSizingMethod": config.right_sizing,
         "copyPrivateIp": config.copy_private_ip,
@@ -94,8 +98,9 @@ fn document(id: &str, config: &LaunchConfig) -> Value {
 
 pub fn get(world: &mut World, body: &Value) -> Result<Value, DrsError> {
     let id = server_id(body)?;
+    let template = template_id(world, id);
     let config = config(world, id)?;
-    Ok(document(id, config))
+    Ok(document(id, template, config))
 }
 
 /// Validates every member before changing anything: a bad request changes nothing.
@@ -104,9 +109,10 @@ pub fn update(world: &mut World, body: &Value) -> Result<Value, DrsError> {
     let mut next = config(world, &id)?.clone();
     let members = body.as_object().cloned().unwrap_or_default();
     apply(&mut next, &members)?;
+    let template = template_id(world, &id);
     let config = config(world, &id)?;
     *config = next;
-    Ok(document(&id, config))
+    Ok(document(&id, template, config))
 }
 
 fn apply(next: &mut LaunchConfig, members: &Map<String, Value>) -> Result<(), DrsError> {
@@ -276,10 +282,12 @@ mod tests {
 
     #[test]
     fn each_server_has_its_own_template() {
-        assert_ne!(
-            template_id("s-0a1b2c3d4e5f60001"),
-            template_id("s-0a1b2c3d4e5f60002")
+        let world = world();
+        let (a, b) = (
+            template_id(&world, "s-0a1b2c3d4e5f60001"),
+            template_id(&world, "s-0a1b2c3d4e5f60002"),
         );
-        assert_eq!(template_id("s-0a1b2c3d4e5f60001").len(), 20);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 20);
     }
 }

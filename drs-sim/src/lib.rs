@@ -13,6 +13,7 @@ pub mod launch_actions;
 pub mod launch_config;
 pub mod ops;
 pub mod server;
+pub mod templates;
 pub mod world;
 
 pub use server::{Config, Sim, start};

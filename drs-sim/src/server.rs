@@ -6,8 +6,8 @@ use crate::ec2::Ec2;
 use crate::error::DrsError;
 use crate::events::{self, EventFault};
 use crate::faults::{Faults, Verdict};
-use crate::ops;
 use crate::world::{Call, JobKind, Timing, World};
+use crate::{ops, templates};
 use aslgen::Inventory;
 use axum::Router;
 use axum::body::Bytes;
@@ -71,6 +71,7 @@ struct AppState {
     moto_url: String,
     ec2: Ec2,
     image: OnceCell<String>,
+    creating_templates: tokio::sync::Mutex<()>,
     probe_function: String,
     probe_ports: HashMap<u16, u16>,
     region: String,
@@ -156,6 +157,7 @@ pub async fn start(config: Config) -> Result<Sim, StartError> {
         http,
         moto_url: config.moto_url.trim_end_matches('/').to_owned(),
         image: OnceCell::new(),
+        creating_templates: tokio::sync::Mutex::new(()),
         probe_function: config.probe_function.clone(),
         probe_ports: config.probe_ports.clone(),
         region: config.region.clone(),
@@ -200,7 +202,7 @@ async fn tick_forever(state: Arc<AppState>) {
                 .get_or_try_init(|| state.ec2.first_image())
                 .await;
             let created = match image {
-                Ok(image) => state.ec2.run_instances(image, &sources, drill).await,
+                Ok(image) => launch(&state, image, &sources, drill).await,
                 Err(e) => Err(e),
             };
             let mut world = lock(&state.world);
@@ -290,7 +292,10 @@ async fn front(State(state): State<Arc<AppState>>, request: Request) -> Response
         Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
     };
     match signing_service(&parts.headers).as_deref() {
-        Some("drs") => drs(&state, &parts.method, &parts.uri, &body),
+        Some("drs") => {
+            ensure_template(&state, parts.uri.path(), &body).await;
+            drs(&state, &parts.method, &parts.uri, &body)
+        }
         Some("lambda") if is_probe(&state, parts.uri.path()) => probe(&state, &body).await,
         service => {
             forward(
@@ -304,6 +309,45 @@ async fn front(State(state): State<Arc<AppState>>, request: Request) -> Response
             .await
         }
     }
+}
+
+/// A server's launch template exists in EC2 once its launch configuration is asked for.
+async fn ensure_template(state: &AppState, path: &str, body: &Bytes) {
+    if !matches!(
+        path,
+        "/GetLaunchConfiguration" | "/UpdateLaunchConfiguration"
+    ) {
+        return;
+    }
+    let Some(server) = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|b| b.get("sourceServerID")?.as_str().map(str::to_owned))
+    else {
+        return;
+    };
+    let made = templates::ensure(&state.ec2, &state.world, &state.creating_templates, &server);
+    if let Err(e) = made.await {
+        tracing::warn!(server = %server, error = %e, "creating the launch template in the emulator failed");
+    }
+}
+
+/// Instances for `sources`, each in the network of its template's default version;
+/// returned in `sources`' order.
+async fn launch(
+    state: &AppState,
+    image: &str,
+    sources: &[String],
+    drill: bool,
+) -> Result<Vec<crate::ec2::Created>, crate::ec2::Ec2Error> {
+    let mut by_source = HashMap::new();
+    for (network, members) in templates::by_network(&state.ec2, &state.world, sources).await {
+        let created = state
+            .ec2
+            .run_instances(image, &members, drill, &network)
+            .await?;
+        by_source.extend(members.into_iter().zip(created));
+    }
+    Ok(sources.iter().filter_map(|s| by_source.remove(s)).collect())
 }
 
 fn drs(state: &AppState, method: &Method, uri: &Uri, body: &Bytes) -> Response {

@@ -192,6 +192,8 @@ pub struct World {
     pub launch_actions: IndexMap<String, IndexMap<String, Value>>,
     /// Launch settings by source server, once read or changed (defaults until then).
     pub launch_configs: IndexMap<String, crate::launch_config::LaunchConfig>,
+    /// EC2 launch template IDs by source server, once created in the emulator.
+    pub templates: IndexMap<String, String>,
     /// Launch results not yet put on the event bus.
     pub launch_results: Vec<LaunchResult>,
     job_seq: u64,
@@ -211,6 +213,7 @@ impl World {
             calls: Vec::new(),
             launch_actions: IndexMap::new(),
             launch_configs: IndexMap::new(),
+            templates: IndexMap::new(),
             launch_results: Vec::new(),
             job_seq: 0,
         };
