@@ -21,6 +21,8 @@ pub struct AppState {
     pub rules: Vec<Rule>,
     pub groups: Arc<dyn GroupStore>,
     pub drs: Arc<dyn SourceServers>,
+    /// Source servers' DRS launch configurations.
+    pub launch_configs: Arc<dyn crate::launch_configs::LaunchConfigs>,
     /// What the plans' SSM commands printed.
     pub ssm: Arc<dyn Commands>,
     pub audit: Arc<dyn AuditLog>,
@@ -88,6 +90,10 @@ pub fn routes_shared(state: Arc<AppState>) -> Router {
         .route("/api/plans/{id}/graph", get(routes::plans::graph))
         .route("/api/plans/{id}/export", get(routes::plans::export))
         .route("/api/plans/{id}/preflight", get(routes::executions::report))
+        .route(
+            "/api/plans/{id}/launch-settings",
+            post(routes::plans::apply_launch_settings),
+        )
         .route(
             "/api/plans/{id}/executions",
             post(routes::executions::start),

@@ -127,6 +127,9 @@ impl Config {
             rules: policy::rules(),
             groups: dynamo.clone(),
             drs: Arc::new(Drs(aws_sdk_drs::Client::new(&aws))),
+            launch_configs: Arc::new(crate::launch_configs::DrsLaunchConfigs(
+                aws_sdk_drs::Client::new(&aws),
+            )),
             ssm: Arc::new(Ssm(aws_sdk_ssm::Client::new(&aws))),
             automations: Arc::new(Ssm(aws_sdk_ssm::Client::new(&aws))),
             runbook_document: self.runbook_document.clone(),

@@ -10,6 +10,7 @@ pub mod directory;
 pub mod domain;
 pub mod drs;
 pub mod error;
+pub mod launch_configs;
 pub mod limits;
 pub mod machines;
 pub mod plans;

@@ -53,6 +53,11 @@ pub fn rules() -> Vec<Rule> {
         rule(Method::GET, "/api/plans/{id}/graph", Some(EVERYONE)),
         rule(Method::GET, "/api/plans/{id}/export", Some(EVERYONE)),
         rule(Method::GET, "/api/plans/{id}/preflight", Some(EVERYONE)),
+        rule(
+            Method::POST,
+            "/api/plans/{id}/launch-settings",
+            Some(AUTHORS),
+        ),
         rule(Method::POST, "/api/plans/{id}/executions", Some(OPERATORS)),
         rule(Method::GET, "/api/executions", Some(EVERYONE)),
         rule(Method::GET, "/api/executions/{id}", Some(EVERYONE)),

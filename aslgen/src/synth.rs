@@ -66,6 +66,7 @@ pub fn large_plan(servers: usize, waves: usize) -> PlanDocument {
                 Vec::new()
             };
             entries.push(WaveGroup {
+                launch_settings: Default::default(),
                 group: id,
                 criticality: Criticality::Critical,
                 depends_on,
@@ -85,6 +86,7 @@ pub fn large_plan(servers: usize, waves: usize) -> PlanDocument {
     PlanDocument {
         protection_groups: groups,
         plan: RecoveryPlan {
+            launch_settings: Default::default(),
             id: format!("synthetic-{servers}"),
             name: format!("Synthetic {servers} servers"),
             description: Some(format!(
@@ -140,6 +142,7 @@ pub fn wide_plan(servers: usize, waves: usize, groups: usize) -> PlanDocument {
                 Vec::new()
             };
             entries.push(WaveGroup {
+                launch_settings: Default::default(),
                 group: id,
                 criticality: Criticality::Critical,
                 depends_on,

@@ -123,8 +123,8 @@ fn apply(next: &mut LaunchConfig, members: &Map<String, Value>) -> Result<(), Dr
                 let name = value
                     .as_str()
                     .ok_or_else(|| invalid(key, value, "a string"))?;
-                if name.chars().count() > 256 {
-                    return Err(invalid(key, value, "at most 256 characters"));
+                if name.chars().count() > 128 {
+                    return Err(invalid(key, value, "at most 128 characters"));
                 }
                 next.name = name.to_owned();
             }

@@ -2,6 +2,7 @@
 //! rules get fast tests with in-memory twins besides the over-the-wire ones.
 
 pub mod approvals;
+pub mod launch_settings;
 pub mod locks;
 pub mod pause;
 pub mod runs;

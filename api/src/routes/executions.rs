@@ -85,7 +85,24 @@ pub async fn report(
     let fleet = state.drs.list().await?;
     let built = build_with(&state, &plan.plan, fleet.clone()).await?;
     let servers = server_ids(&built);
-    preflight(&state, &servers, &fleet).await.map(Json)
+    let mut report = preflight(&state, &servers, &fleet).await?;
+    // Readiness only (not every start): one DRS read per server with declared settings.
+    let drift = crate::domain::launch_settings::drift(
+        &*state.launch_configs,
+        &built.resolved.launch_settings(),
+    )
+    .await?;
+    if let Some(warnings) = report["warnings"].as_array_mut() {
+        warnings.extend(drift.iter().map(|d| {
+            json!({"server": d.server, "message": format!(
+                "{} `{}` is {} in DRS; the plan declares {}",
+                built.resolved.hostnames.get(&d.server).map_or(d.server.as_str(), String::as_str),
+                d.setting, d.found, d.wanted
+            )})
+        }));
+    }
+    report["launchSettingsDrift"] = json!(drift);
+    Ok(Json(report))
 }
 
 #[derive(Debug, Deserialize)]

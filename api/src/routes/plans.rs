@@ -4,6 +4,7 @@
 use super::groups::{body, store_error, version_query};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::domain::launch_settings;
 use crate::error::{ApiError, Detail};
 use crate::plans::build;
 use crate::store::StoredPlan;
@@ -126,7 +127,29 @@ async fn save(
         .await
         .map_err(store_error)?;
     deploy_current(state, &stored, &built.compiled).await?;
+    // Best effort: the plan is saved either way, and readiness shows what DRS lacks.
+    match launch_settings::reconcile(&*state.launch_configs, &built.resolved.launch_settings())
+        .await
+    {
+        Ok(applied) if !applied.failed.is_empty() => {
+            tracing::warn!(plan = %stored.id, failed = ?applied.failed, "launch settings not applied");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(plan = %stored.id, error = %e.message, "launch settings not read"),
+    }
     Ok(stored)
+}
+
+/// Applies the plan's declared DRS launch settings to its servers where DRS differs.
+pub async fn apply_launch_settings(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<launch_settings::Applied>, ApiError> {
+    let plan = load(&state, &id).await?;
+    let built = build(&state, &plan.plan).await?;
+    launch_settings::reconcile(&*state.launch_configs, &built.resolved.launch_settings())
+        .await
+        .map(Json)
 }
 
 /// Deploys `compiled` (the machine of `saved`), then makes sure the deployed machine is

@@ -5,9 +5,11 @@
 
 mod duration;
 mod execution;
+mod launch;
 
 pub use duration::{Duration, DurationError};
 pub use execution::{ExecutionInput, Mode};
+pub use launch::{LaunchDisposition, LaunchSettings, Licensing, RightSizing};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,9 @@ pub struct RecoveryPlan {
     pub defaults: Timeouts,
     #[serde(default)]
     pub drill: DrillPolicy,
+    /// DRS launch settings for every server of the plan (a group's own win).
+    #[serde(default, skip_serializing_if = "LaunchSettings::is_empty")]
+    pub launch_settings: LaunchSettings,
     pub waves: Vec<Wave>,
 }
 
@@ -146,6 +151,9 @@ pub struct WaveGroup {
     /// Per-server settings; a server named here launches on its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerOverride>,
+    /// DRS launch settings for this group's servers, over the plan's.
+    #[serde(default, skip_serializing_if = "LaunchSettings::is_empty")]
+    pub launch_settings: LaunchSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

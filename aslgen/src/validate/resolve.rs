@@ -38,6 +38,8 @@ pub struct Unit {
     pub cuts: BTreeSet<Stage>,
     /// Path of the wave entry this unit comes from.
     pub path: String,
+    /// The DRS launch settings its servers should have (the plan's, then the group's).
+    pub launch_settings: crate::model::LaunchSettings,
 }
 
 impl Unit {
@@ -112,6 +114,19 @@ impl Resolved {
         self.units
             .iter()
             .flat_map(|u| u.servers.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Each server with declared launch settings, and those settings.
+    pub fn launch_settings(&self) -> Vec<(&str, &crate::model::LaunchSettings)> {
+        self.units
+            .iter()
+            .filter(|u| !u.launch_settings.is_empty())
+            .flat_map(|u| {
+                u.servers
+                    .iter()
+                    .map(move |s| (s.as_str(), &u.launch_settings))
+            })
             .collect()
     }
 
@@ -205,6 +220,7 @@ pub(super) fn resolve(
                 needs_running: entry.steps.iter().any(Step::needs_instances),
                 cuts: BTreeSet::new(),
                 path: path.clone(),
+                launch_settings: plan.launch_settings.merged(&entry.launch_settings),
             };
             let mut split: Vec<(String, Criticality)> = Vec::new();
             for (s, over) in entry.servers.iter().enumerate() {

@@ -170,6 +170,7 @@ pub fn valid_plan(seed: u64) -> PlanDocument {
             }
             overrides.dedup_by(|a, b| a.id == b.id);
             entries.push(WaveGroup {
+                launch_settings: Default::default(),
                 group: id.clone(),
                 criticality: if rng.chance(30) {
                     Criticality::Optional
@@ -221,6 +222,7 @@ pub fn valid_plan(seed: u64) -> PlanDocument {
     PlanDocument {
         protection_groups: groups,
         plan: RecoveryPlan {
+            launch_settings: Default::default(),
             id: format!("p{seed:x}").chars().take(40).collect(),
             name: format!("Plan {seed}"),
             description: None,
@@ -284,6 +286,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                 name: "Later".into(),
                 before: vec![],
                 groups: vec![WaveGroup {
+                    launch_settings: Default::default(),
                     group: "late".into(),
                     criticality: Criticality::Critical,
                     depends_on: vec![],
@@ -313,6 +316,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
             // A two-group cycle inside wave w.
             let wave = &mut doc.plan.waves[w];
             wave.groups.push(WaveGroup {
+                launch_settings: Default::default(),
                 group: "cyc-a".into(),
                 criticality: Criticality::Critical,
                 depends_on: vec![Dependency {
@@ -327,6 +331,7 @@ pub fn invalid_plan(seed: u64) -> (PlanDocument, &'static str) {
                 servers: vec![],
             });
             wave.groups.push(WaveGroup {
+                launch_settings: Default::default(),
                 group: "cyc-b".into(),
                 criticality: Criticality::Critical,
                 depends_on: vec![Dependency {

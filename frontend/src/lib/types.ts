@@ -41,8 +41,19 @@ export interface Step {
   [key: string]: unknown;
 }
 
+/** DRS launch settings a plan or group declares (DRS's own member names and values). */
+export interface LaunchSettings {
+  launchDisposition?: "STOPPED" | "STARTED";
+  copyPrivateIp?: boolean;
+  copyTags?: boolean;
+  targetInstanceTypeRightSizingMethod?: "NONE" | "BASIC" | "IN_AWS";
+  licensing?: { osByol: boolean };
+  postLaunchEnabled?: boolean;
+}
+
 export interface PlanGroup {
   group: string;
+  launchSettings?: LaunchSettings;
   criticality?: "critical" | "optional";
   launchTimeout?: string;
   runningTimeout?: string;
@@ -63,6 +74,7 @@ export interface PlanDocument {
   description?: string;
   rto?: string;
   defaults?: { launchTimeout?: string; runningTimeout?: string };
+  launchSettings?: LaunchSettings;
   waves: Wave[];
   [key: string]: unknown;
 }
