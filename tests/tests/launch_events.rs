@@ -179,11 +179,14 @@ async fn a_freed_slot_is_filled_without_waiting_for_the_slowest_job() {
     let mut faults = Faults::default();
     faults.servers.insert(
         aslgen::synth::server_id(1),
-        serde_json::from_str(r#"{"launch": "slow"}"#).unwrap_or_else(|e| panic!("{e}")),
+        // 15× slower: its job outlasts the others by far more than moto's own latency
+        // under load (at 4× the margin was 6 s, which a loaded CI machine used up).
+        serde_json::from_str(r#"{"launch": "slow", "slowFactor": 15}"#)
+            .unwrap_or_else(|e| panic!("{e}")),
     );
     let env = Env::start(Setup {
         inventory: aslgen::synth::inventory(25),
-        // 2-minute launches at 60×: 2 s, the slow one 8 s.
+        // 2-minute launches at 60×: 2 s, the slow one 30 s.
         speed: 60.0,
         timing: Timing {
             launch_seconds: 120.0,
