@@ -299,7 +299,7 @@ impl SourceServers for Drs {
     }
 }
 
-fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable("DRS", format!("{what}: {e}"))
 }
 

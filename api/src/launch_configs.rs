@@ -1,6 +1,7 @@
 //! DRS launch configurations: where a plan's declared launch settings are applied and
 //! what readiness compares them with. One port, its DRS adapter and its in-memory twin.
 
+use crate::drs::drs_error;
 use crate::error::ApiError;
 use aslgen::model::LaunchSettings;
 use async_trait::async_trait;
@@ -19,10 +20,6 @@ pub trait LaunchConfigs: Send + Sync {
 }
 
 pub struct DrsLaunchConfigs(pub aws_sdk_drs::Client);
-
-fn drs_error(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable("DRS", format!("{what}: {e}"))
-}
 
 #[async_trait]
 impl LaunchConfigs for DrsLaunchConfigs {
