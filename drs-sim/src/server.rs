@@ -202,7 +202,9 @@ async fn tick_forever(state: Arc<AppState>) {
                 .get_or_try_init(|| state.ec2.first_image())
                 .await;
             let created = match image {
-                Ok(image) => launch(&state, image, &sources, drill).await,
+                Ok(image) => {
+                    templates::launch(&state.ec2, &state.world, image, &sources, drill).await
+                }
                 Err(e) => Err(e),
             };
             let mut world = lock(&state.world);
@@ -329,25 +331,6 @@ async fn ensure_template(state: &AppState, path: &str, body: &Bytes) {
     if let Err(e) = made.await {
         tracing::warn!(server = %server, error = %e, "creating the launch template in the emulator failed");
     }
-}
-
-/// Instances for `sources`, each in the network of its template's default version;
-/// returned in `sources`' order.
-async fn launch(
-    state: &AppState,
-    image: &str,
-    sources: &[String],
-    drill: bool,
-) -> Result<Vec<crate::ec2::Created>, crate::ec2::Ec2Error> {
-    let mut by_source = HashMap::new();
-    for (network, members) in templates::by_network(&state.ec2, &state.world, sources).await {
-        let created = state
-            .ec2
-            .run_instances(image, &members, drill, &network)
-            .await?;
-        by_source.extend(members.into_iter().zip(created));
-    }
-    Ok(sources.iter().filter_map(|s| by_source.remove(s)).collect())
 }
 
 fn drs(state: &AppState, method: &Method, uri: &Uri, body: &Bytes) -> Response {

@@ -4,7 +4,7 @@
 //! default version's subnet and security groups. A server whose template was never
 //! asked for launches into EC2's defaults (no extra calls for large fleets).
 
-use crate::ec2::{Ec2, Ec2Error, Network};
+use crate::ec2::{Created, Ec2, Ec2Error, Network};
 use crate::world::World;
 use std::sync::Mutex;
 
@@ -42,6 +42,23 @@ pub async fn ensure(
         .templates
         .insert(server.to_owned(), id.clone());
     Ok(Some(id))
+}
+
+/// Instances for `sources`, each in the network of its template's default version;
+/// returned in `sources`' order.
+pub async fn launch(
+    ec2: &Ec2,
+    world: &Mutex<World>,
+    image: &str,
+    sources: &[String],
+    drill: bool,
+) -> Result<Vec<Created>, Ec2Error> {
+    let mut by_source = std::collections::HashMap::new();
+    for (network, members) in by_network(ec2, world, sources).await {
+        let created = ec2.run_instances(image, &members, drill, &network).await?;
+        by_source.extend(members.into_iter().zip(created));
+    }
+    Ok(sources.iter().filter_map(|s| by_source.remove(s)).collect())
 }
 
 /// `sources` grouped by where DRS would launch them, keeping their order in each group.
