@@ -215,6 +215,34 @@ impl Env {
         statuses
     }
 
+    /// DRS job `job_id` once COMPLETED (DescribeJobs through the SDK; 60 s at most).
+    pub async fn wait_for_job(&self, job_id: &str) -> aws_sdk_drs::types::Job {
+        let started = std::time::Instant::now();
+        loop {
+            let jobs = self
+                .drs
+                .describe_jobs()
+                .filters(
+                    aws_sdk_drs::types::DescribeJobsRequestFilters::builder()
+                        .job_ids(job_id)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("DescribeJobs: {e:?}"));
+            if let Some(job) = jobs.items().first()
+                && job.status().map(|s| s.as_str()) == Some("COMPLETED")
+            {
+                return job.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "job {job_id} did not complete"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn sim(&self) -> &drs_sim::Sim {
         &self.emulator.sim
     }

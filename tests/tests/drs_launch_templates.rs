@@ -2,8 +2,7 @@
 //! the template's *default* version — so a drill's network is set by the template
 //! (issue 15). Over the wire: aws-sdk-drs to the simulator, EC2's query protocol to moto.
 
-use aws_sdk_drs::types::{DescribeJobsRequestFilters, StartRecoveryRequestSourceServer};
-use std::time::{Duration, Instant};
+use aws_sdk_drs::types::StartRecoveryRequestSourceServer;
 use system_tests::{Env, Setup};
 
 const MOVED: &str = "s-0a1b2c3d4e5f60001";
@@ -55,27 +54,7 @@ async fn launch_drill(env: &Env, servers: &[&str]) -> aws_sdk_drs::types::Job {
         .job()
         .map(|j| j.job_id().to_owned())
         .unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let jobs = env
-            .drs
-            .describe_jobs()
-            .filters(
-                DescribeJobsRequestFilters::builder()
-                    .job_ids(&job_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        if let Some(job) = jobs.items().first()
-            && job.status().map(|s| s.as_str()) == Some("COMPLETED")
-        {
-            return job.clone();
-        }
-        assert!(Instant::now() < deadline, "job {job_id} did not complete");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.wait_for_job(&job_id).await
 }
 
 /// Where each launched instance landed: (source server, subnet, security groups XML).

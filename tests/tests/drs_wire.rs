@@ -2,10 +2,9 @@
 //! filters, quotas and their error shapes, faults, tags and the call log.
 
 use aws_sdk_drs::types::{
-    DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
-    DescribeSourceServersRequestFilters, StartRecoveryRequestSourceServer,
+    DescribeRecoveryInstancesRequestFilters, DescribeSourceServersRequestFilters,
+    StartRecoveryRequestSourceServer,
 };
-use std::time::{Duration, Instant};
 use system_tests::{Env, Setup};
 
 fn server(id: &str) -> StartRecoveryRequestSourceServer {
@@ -87,7 +86,7 @@ async fn a_drill_launches_instances_in_ec2_and_terminates_them() {
     assert_eq!(job.status().unwrap().as_str(), "PENDING");
     let job_id = job.job_id().to_owned();
 
-    let finished = wait_for_job(&env, &job_id).await;
+    let finished = env.wait_for_job(&job_id).await;
     let statuses: Vec<&str> = finished
         .participating_servers()
         .iter()
@@ -264,7 +263,7 @@ async fn a_drill_launches_instances_in_ec2_and_terminates_them() {
         .await
         .unwrap();
     let terminate_id = terminate.job().unwrap().job_id().to_owned();
-    let done = wait_for_job(&env, &terminate_id).await;
+    let done = env.wait_for_job(&terminate_id).await;
     assert_eq!(done.r#type().unwrap().as_str(), "TERMINATE");
     let left = env
         .drs
@@ -293,32 +292,6 @@ async fn a_drill_launches_instances_in_ec2_and_terminates_them() {
     );
     assert!(operations.contains(&"TerminateRecoveryInstances".to_owned()));
     env.stop().await;
-}
-
-async fn wait_for_job(env: &Env, job_id: &str) -> aws_sdk_drs::types::Job {
-    let started = Instant::now();
-    loop {
-        let jobs = env
-            .drs
-            .describe_jobs()
-            .filters(
-                DescribeJobsRequestFilters::builder()
-                    .job_ids(job_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let job = jobs.items()[0].clone();
-        if job.status().map(|s| s.as_str()) == Some("COMPLETED") {
-            return job;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "job {job_id} did not complete"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
